@@ -1,0 +1,249 @@
+/**
+ * The public contract (API.md): request and result schemas, error shapes and limits.
+ * Everything else takes its types from here.
+ */
+import { z } from 'zod';
+import { RUNTIME_IDS, RUNTIME_NAMES, RUNTIMES, getRuntime, type RuntimeId } from './runner/runtimes/index.js';
+
+export { RUNTIME_IDS, type RuntimeId };
+
+/** Size limits a deployment enforces; every field has the API.md default. */
+export interface Limits {
+  /** Whole request body, bytes. */
+  maxBodyBytes: number;
+  maxFiles: number;
+  /** stdin, bytes. */
+  maxStdinBytes: number;
+  /** Upper bound of `timeout`, ms. */
+  maxTimeoutMs: number;
+  /** Default `timeout`, ms. */
+  defaultTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxBodyBytes: 6 * 1024 * 1024,
+  maxFiles: 1000,
+  maxStdinBytes: 1024 * 1024,
+  maxTimeoutMs: 300_000,
+  defaultTimeoutMs: 30_000,
+};
+
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MAX_PATH_LENGTH = 1024;
+const MAX_ARGS = 1024;
+
+/** Why a relative file path is unacceptable, or null when it is fine. */
+export function pathProblem(p: string): string | null {
+  if (p.length === 0) return 'path is empty';
+  if (p.length > MAX_PATH_LENGTH) return `path is longer than ${MAX_PATH_LENGTH} characters`;
+  if (p.includes('\0')) return 'path contains NUL';
+  if (p.includes('\\')) return 'path contains a backslash';
+  if (p.startsWith('/')) return 'path is absolute';
+  const segments = p.split('/');
+  if (segments.some((s) => s === '')) return 'path has an empty segment';
+  if (segments.some((s) => s === '..')) return "path contains '..'";
+  if (segments.some((s) => s === '.')) return "path contains a '.' segment";
+  if (segments.some((s) => Buffer.byteLength(s) > 255)) return 'a path segment is longer than 255 bytes';
+  return null;
+}
+
+const RelativePath = z.string().superRefine((p, ctx) => {
+  const problem = pathProblem(p);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${problem}: ${JSON.stringify(p.slice(0, 200))}` });
+});
+
+const RuntimeName = z
+  .string()
+  .transform((name, ctx) => {
+    const id = RUNTIME_NAMES.get(name.toLowerCase());
+    if (!id) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown runtime ${JSON.stringify(name.slice(0, 100))}; expected one of ${[...RUNTIME_NAMES.keys()].join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return id;
+  })
+  .meta({
+    description: 'Runtime id; aliases accepted: py, python3, js, javascript, nodejs, golang, rs',
+    examples: ['python'],
+  })
+  .pipe(z.enum(RUNTIME_IDS));
+
+/** Builds the ExecuteRequest schema for the given limits (the server's maxima are configurable). */
+export function executeRequestSchema(limits: Limits = DEFAULT_LIMITS) {
+  return z
+    .object({
+      runtime: RuntimeName,
+      code: z.string().optional().meta({ description: 'Source of the entry file' }),
+      files: z
+        .record(RelativePath, z.string())
+        .optional()
+        .meta({ description: 'Relative paths (subfolders allowed) to UTF-8 contents' }),
+      entrypoint: RelativePath.optional().meta({ description: 'Entry file: a key of files, or the name code is written to' }),
+      stdin: z
+        .string()
+        .refine((s) => Buffer.byteLength(s) <= limits.maxStdinBytes, {
+          message: `stdin is larger than ${limits.maxStdinBytes} bytes`,
+        })
+        .default(''),
+      timeout: z
+        .number()
+        .int()
+        .min(1)
+        .max(limits.maxTimeoutMs, { message: `timeout must be at most ${limits.maxTimeoutMs} ms (the server maximum)` })
+        .default(limits.defaultTimeoutMs)
+        .meta({ description: 'Run-phase timeout in ms' }),
+      env: z
+        .record(
+          z.string().regex(ENV_NAME, { message: 'environment variable names must match ^[A-Za-z_][A-Za-z0-9_]*$' }),
+          z.string().refine((v) => !v.includes('\0'), { message: 'environment values cannot contain NUL' }),
+        )
+        .default({}),
+      args: z
+        .array(z.string().refine((v) => !v.includes('\0'), { message: 'arguments cannot contain NUL' }))
+        .max(MAX_ARGS)
+        .default([]),
+    })
+    .strict()
+    .superRefine((req, ctx) => {
+      const files = req.files ?? {};
+      const names = Object.keys(files);
+      if (req.code === undefined && req.files === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['code'], message: 'provide code, files, or both' });
+        return;
+      }
+      if (names.length > limits.maxFiles) {
+        ctx.addIssue({ code: 'custom', path: ['files'], message: `at most ${limits.maxFiles} files are accepted (got ${names.length})` });
+        return;
+      }
+      const set = new Set(names);
+      for (const name of names) {
+        const segments = name.split('/');
+        for (let i = 1; i < segments.length; i++) {
+          const dir = segments.slice(0, i).join('/');
+          if (set.has(dir)) {
+            ctx.addIssue({ code: 'custom', path: ['files', name], message: `${JSON.stringify(dir)} is both a file and a folder` });
+          }
+        }
+      }
+      const resolved = resolveEntrypoint(req.runtime, req.code !== undefined, names, req.entrypoint);
+      if ('error' in resolved) ctx.addIssue({ code: 'custom', path: [resolved.path], message: resolved.error });
+    });
+}
+
+/** Picks the entry file (API.md rules), or explains why it cannot. */
+export function resolveEntrypoint(
+  runtime: RuntimeId,
+  hasCode: boolean,
+  files: readonly string[],
+  entrypoint: string | undefined,
+): { entry: string } | { error: string; path: string } {
+  const rt = getRuntime(runtime);
+  if (hasCode) {
+    const entry = entrypoint ?? rt.entrypoint;
+    if (files.includes(entry)) {
+      return { path: 'files', error: `files also contains ${JSON.stringify(entry)}, the file code is written to; drop one or set entrypoint` };
+    }
+    return { entry };
+  }
+  if (entrypoint !== undefined) {
+    return files.includes(entrypoint)
+      ? { entry: entrypoint }
+      : { path: 'entrypoint', error: `entrypoint ${JSON.stringify(entrypoint)} is not a key of files` };
+  }
+  for (const name of [rt.entrypoint, ...(rt.altEntrypoints ?? [])]) {
+    if (files.includes(name)) return { entry: name };
+  }
+  if (files.length === 1) return { entry: files[0]! };
+  if (files.length === 0) return { path: 'files', error: 'files is empty; provide code or at least one file' };
+  return { path: 'entrypoint', error: `several files and no ${rt.entrypoint}: set entrypoint to the file to run` };
+}
+
+export const ExecuteRequestSchema = executeRequestSchema();
+/** What clients send (aliases, optional fields). */
+export type ExecuteRequest = z.input<typeof ExecuteRequestSchema>;
+/** A validated request: canonical runtime, defaults applied. */
+export type ValidExecuteRequest = z.output<typeof ExecuteRequestSchema>;
+
+const PhaseResultShape = {
+  stdout: z.string(),
+  stderr: z.string(),
+  exitCode: z.number().int(),
+  executionTime: z.number().int().meta({ description: 'Wall time in ms' }),
+  timedOut: z.boolean(),
+};
+
+export const CompileResultSchema = z.object(PhaseResultShape).meta({ id: 'CompileResult' });
+export type CompileResult = z.infer<typeof CompileResultSchema>;
+
+export const ExecuteResultSchema = z
+  .object({
+    ...PhaseResultShape,
+    signal: z.string().nullable().meta({ description: 'Signal that ended the program, e.g. SIGKILL' }),
+    truncated: z.boolean().meta({ description: 'stdout or stderr hit the output cap' }),
+    compile: CompileResultSchema.optional(),
+    runtime: z.enum(RUNTIME_IDS),
+    version: z.string(),
+  })
+  .meta({ id: 'ExecuteResult' });
+export type ExecuteResult = z.infer<typeof ExecuteResultSchema>;
+
+export const ExecutionStatusSchema = z.enum(['queued', 'running', 'completed', 'failed']);
+export type ExecutionStatus = z.infer<typeof ExecutionStatusSchema>;
+
+export const ExecutionSchema = z
+  .object({
+    id: z.string(),
+    status: ExecutionStatusSchema,
+    result: ExecuteResultSchema.optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  })
+  .meta({ id: 'Execution' });
+export type Execution = z.infer<typeof ExecutionSchema>;
+
+export const RuntimeInfoSchema = z
+  .object({
+    runtime: z.enum(RUNTIME_IDS),
+    version: z.string().nullable(),
+    aliases: z.array(z.string()),
+    compiled: z.boolean(),
+    entrypoint: z.string(),
+    available: z.boolean(),
+  })
+  .meta({ id: 'RuntimeInfo' });
+export type RuntimeInfo = z.infer<typeof RuntimeInfoSchema>;
+
+export const RuntimesResponseSchema = z.object({ runtimes: z.array(RuntimeInfoSchema) });
+export type RuntimesResponse = z.infer<typeof RuntimesResponseSchema>;
+
+export const ERROR_CODES = [
+  'invalid_request',
+  'unauthorized',
+  'not_found',
+  'payload_too_large',
+  'rate_limited',
+  'runtime_unavailable',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+/** Static facts of every runtime (no toolchain probing). */
+export const RUNTIME_FACTS = RUNTIMES.map((r) => ({
+  runtime: r.id,
+  aliases: [...r.aliases],
+  compiled: r.compiled,
+  entrypoint: r.entrypoint,
+}));

@@ -1,0 +1,42 @@
+import type { Execution, ExecuteResult, RuntimeInfo, ValidExecuteRequest } from '../contract.js';
+
+/** Who is asking and for which HTTP request. */
+export interface ExecutionContext {
+  /** The caller's identity (API key id on AWS, a hash of the key locally): owns async executions. */
+  tenant: string;
+  requestId: string;
+  signal?: AbortSignal;
+}
+
+/** A finished execution, or one accepted to run in the background (HTTP 202). */
+export type DispatchOutcome =
+  | { kind: 'completed'; result: ExecuteResult }
+  | { kind: 'accepted'; id: string; status: 'queued' | 'running' };
+
+/** Where executions run: in this process (local), on Lambda, or on Fargate. The API only knows this. */
+export interface Dispatcher {
+  execute(request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome>;
+  /** The execution, or null when it does not exist or belongs to another tenant (both → 404). */
+  getExecution(id: string, tenant: string): Promise<Execution | null>;
+  runtimes(): Promise<RuntimeInfo[]>;
+  /** Stops accepting work and waits (bounded) for in-flight executions. */
+  close?(): Promise<void>;
+}
+
+/** The queue is full (→ 429 with Retry-After). */
+export class QueueFullError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('too many executions are waiting; retry later');
+    this.name = 'QueueFullError';
+  }
+}
+
+/** The backend failed in a way that is our fault (→ 500, generic message; details are for logs only). */
+export class BackendError extends Error {
+  constructor(message: string, readonly status: 500 | 502 | 503 | 504 = 500, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BackendError';
+  }
+}
+
+export { RuntimeUnavailableError } from '../runner/execute.js';

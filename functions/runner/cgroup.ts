@@ -1,0 +1,146 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Per-execution resource limits enforced by a cgroup. */
+export interface CgroupLimits {
+  memoryBytes: number;
+  pids: number;
+}
+
+/** One execution's cgroup (v1: a memory and a pids group; v2: one group). */
+export interface Cgroup {
+  /** Moves a process (and so its future children) into the group. */
+  join(pid: number): void;
+  /** SIGKILLs every process in the group until it is empty. */
+  killAll(): void;
+  /** True when the memory limit was hit (the kernel OOM-killed something). */
+  oomKilled(): boolean;
+  /** Kills what is left and removes the group. */
+  destroy(): void;
+}
+
+type Driver = { version: 1; memory: string; pids: string } | { version: 2; root: string };
+
+const V1 = '/sys/fs/cgroup';
+let driver: Driver | null | undefined;
+
+function tryWrite(file: string, value: string): boolean {
+  try {
+    writeFileSync(file, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function probeV2(): Driver | null {
+  const mount = existsSync(`${V1}/cgroup.controllers`) ? V1 : existsSync(`${V1}/unified/cgroup.controllers`) ? `${V1}/unified` : null;
+  if (!mount) return null;
+  const controllers = readFileSync(`${mount}/cgroup.controllers`, 'utf8').split(/\s+/);
+  if (!controllers.includes('memory') || !controllers.includes('pids')) return null;
+  const root = path.join(mount, 'runtools');
+  try {
+    mkdirSync(root, { recursive: true });
+    tryWrite(`${mount}/cgroup.subtree_control`, '+memory +pids');
+    tryWrite(`${root}/cgroup.subtree_control`, '+memory +pids');
+    const enabled = readFileSync(`${root}/cgroup.subtree_control`, 'utf8');
+    return enabled.includes('memory') && enabled.includes('pids') ? { version: 2, root } : null;
+  } catch {
+    return null;
+  }
+}
+
+function probeV1(): Driver | null {
+  const memory = `${V1}/memory/runtools`;
+  const pids = `${V1}/pids/runtools`;
+  if (!existsSync(`${V1}/memory/cgroup.procs`) || !existsSync(`${V1}/pids/cgroup.procs`)) return null;
+  try {
+    mkdirSync(memory, { recursive: true });
+    mkdirSync(pids, { recursive: true });
+    return { version: 1, memory, pids };
+  } catch {
+    return null;
+  }
+}
+
+/** Which cgroup version this host lets us use for per-execution limits, or null (rlimits only). */
+export function cgroupSupport(): 1 | 2 | null {
+  if (driver === undefined) driver = process.env.RUNTOOLS_CGROUPS === 'off' ? null : (probeV2() ?? probeV1());
+  return driver?.version ?? null;
+}
+
+function procs(dir: string): number[] {
+  try {
+    return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function killDir(dir: string): void {
+  // v2 has an atomic kill; v1 needs a loop because a fork bomb can race the reader.
+  if (tryWrite(`${dir}/cgroup.kill`, '1')) return;
+  for (let round = 0; round < 100; round++) {
+    const pids = procs(dir);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}
+
+function removeDir(dir: string): void {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    killDir(dir);
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    }
+  }
+}
+
+/** Creates a cgroup for one execution, or returns null when cgroups are unavailable. */
+export function createCgroup(name: string, limits: CgroupLimits): Cgroup | null {
+  cgroupSupport();
+  if (!driver) return null;
+  const d = driver;
+  const dirs = d.version === 2 ? [path.join(d.root, name)] : [path.join(d.memory, name), path.join(d.pids, name)];
+  for (const dir of dirs) mkdirSync(dir);
+  if (d.version === 2) {
+    const dir = dirs[0]!;
+    writeFileSync(`${dir}/memory.max`, String(limits.memoryBytes));
+    tryWrite(`${dir}/memory.swap.max`, '0');
+    writeFileSync(`${dir}/pids.max`, String(limits.pids));
+  } else {
+    writeFileSync(`${dirs[0]}/memory.limit_in_bytes`, String(limits.memoryBytes));
+    tryWrite(`${dirs[0]}/memory.memsw.limit_in_bytes`, String(limits.memoryBytes));
+    writeFileSync(`${dirs[1]}/pids.max`, String(limits.pids));
+  }
+  return {
+    join(pid) {
+      for (const dir of dirs) writeFileSync(`${dir}/cgroup.procs`, String(pid));
+    },
+    killAll() {
+      for (const dir of dirs) killDir(dir);
+    },
+    oomKilled() {
+      try {
+        if (d.version === 2) return /oom_kill [1-9]/.test(readFileSync(`${dirs[0]}/memory.events`, 'utf8'));
+        const control = readFileSync(`${dirs[0]}/memory.oom_control`, 'utf8');
+        return /oom_kill [1-9]/.test(control);
+      } catch {
+        return false;
+      }
+    },
+    destroy() {
+      for (const dir of dirs) removeDir(dir);
+    },
+  };
+}

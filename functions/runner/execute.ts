@@ -1,0 +1,245 @@
+import { execFile } from 'node:child_process';
+import { cpus } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  RUNTIME_FACTS,
+  resolveEntrypoint,
+  type CompileResult,
+  type ExecuteResult,
+  type RuntimeInfo,
+  type ValidExecuteRequest,
+} from '../contract.js';
+import { defaultWorkRoot } from './paths.js';
+import { getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
+import type { CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
+import { baseEnv, type ResourceLimits, type Sandbox, type SandboxView } from './sandbox/types.js';
+import type { ProcessOutcome } from './supervise.js';
+import { createWorkspace, removeWorkspace, writeFiles, type Workspace } from './workspace.js';
+
+const execFileAsync = promisify(execFile);
+const MiB = 1024 * 1024;
+
+export interface RunnerOptions {
+  sandbox: Sandbox;
+  /** Parent of the per-execution directories. */
+  workRoot?: string;
+  /** Cap of stdout and of stderr, bytes. @default 1 MiB */
+  outputLimitBytes?: number;
+  /** Server-side limit of the compile phase, ms. @default 60000 */
+  compileTimeoutMs?: number;
+  /** Limits of the run phase. */
+  limits?: Partial<ResourceLimits>;
+  /** Limits of the compile phase (compilers need more memory than most programs). */
+  compileLimits?: Partial<ResourceLimits>;
+}
+
+export const DEFAULT_RUN_LIMITS: ResourceLimits = {
+  memoryBytes: 512 * MiB,
+  pids: 256,
+  fileSizeBytes: 128 * MiB,
+  openFiles: 1024,
+  tmpBytes: 256 * MiB,
+};
+
+export const DEFAULT_COMPILE_LIMITS: ResourceLimits = {
+  ...DEFAULT_RUN_LIMITS,
+  memoryBytes: 2048 * MiB,
+  pids: 512,
+  fileSizeBytes: 512 * MiB,
+};
+
+/** The toolchain a runtime resolved to on this host. */
+interface Located {
+  tool: Toolchain;
+  version: string;
+}
+
+/** Thrown when a request names a runtime whose toolchain is not installed here (→ 503). */
+export class RuntimeUnavailableError extends Error {
+  constructor(readonly runtime: string) {
+    super(`the ${runtime} toolchain is not installed on this deployment`);
+    this.name = 'RuntimeUnavailableError';
+  }
+}
+
+/** Result of one phase in the API's shape. */
+function phaseResult(o: ProcessOutcome): CompileResult {
+  return { stdout: o.stdout, stderr: o.stderr, exitCode: o.exitCode, executionTime: o.durationMs, timedOut: o.timedOut };
+}
+
+function searchPath(tool: Toolchain): string {
+  return [...new Set([path.posix.dirname(tool.bin), '/usr/local/bin', '/usr/bin', '/bin'])].join(':');
+}
+
+/**
+ * The engine: writes the request's files into a fresh directory, compiles when the runtime
+ * needs it, runs the entry with timeout, stdin, env and output caps in the sandbox, and
+ * always removes the directory.
+ */
+export class Runner {
+  readonly sandbox: Sandbox;
+  private readonly workRoot: string;
+  private readonly outputLimitBytes: number;
+  private readonly compileTimeoutMs: number;
+  private readonly runLimits: ResourceLimits;
+  private readonly compileLimits: ResourceLimits;
+  private readonly located = new Map<RuntimeId, Promise<Located | null>>();
+
+  constructor(options: RunnerOptions) {
+    this.sandbox = options.sandbox;
+    this.workRoot = options.workRoot ?? defaultWorkRoot();
+    this.outputLimitBytes = options.outputLimitBytes ?? MiB;
+    this.compileTimeoutMs = options.compileTimeoutMs ?? 60_000;
+    this.runLimits = { ...DEFAULT_RUN_LIMITS, ...options.limits };
+    this.compileLimits = { ...DEFAULT_COMPILE_LIMITS, ...options.compileLimits };
+  }
+
+  /** The installed toolchain and its real version, probed once. */
+  locate(id: RuntimeId): Promise<Located | null> {
+    let found = this.located.get(id);
+    if (!found) {
+      found = probe(getRuntime(id));
+      this.located.set(id, found);
+    }
+    return found;
+  }
+
+  /** Every runtime with its version and availability on this host. */
+  async runtimes(): Promise<RuntimeInfo[]> {
+    return Promise.all(
+      RUNTIME_FACTS.map(async (facts) => {
+        const found = await this.locate(facts.runtime);
+        return { ...facts, version: found?.version ?? null, available: found !== null };
+      }),
+    );
+  }
+
+  /** Runs one validated request; a failing program is a normal result, not an exception. */
+  async execute(req: ValidExecuteRequest, options: { signal?: AbortSignal } = {}): Promise<ExecuteResult> {
+    const rt = getRuntime(req.runtime);
+    const found = await this.locate(rt.id);
+    if (!found) throw new RuntimeUnavailableError(rt.id);
+    const files: Record<string, string> = { ...req.files };
+    const resolved = resolveEntrypoint(rt.id, req.code !== undefined, Object.keys(files), req.entrypoint);
+    if ('error' in resolved) throw new Error(resolved.error);
+    const entry = resolved.entry;
+    if (req.code !== undefined) files[entry] = req.code;
+    for (const [name, content] of Object.entries(rt.scaffold?.({ entry, files: Object.keys(files) }) ?? {})) {
+      files[name] ??= content;
+    }
+
+    const started = performance.now();
+    const ws = await createWorkspace(this.workRoot);
+    try {
+      await writeFiles(ws.dirs.work, files);
+      const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
+      const ctx: CommandContext = {
+        workDir: view.workDir,
+        outDir: view.outDir,
+        tmpDir: view.tmpDir,
+        entry,
+        files: Object.keys(files),
+        args: req.args,
+        tool: view.tool,
+      };
+      let compile: CompileResult | undefined;
+      let binary: string | undefined;
+      if (rt.compile) {
+        const outcome = await this.compile(rt, ws, ctx, found, options.signal);
+        compile = outcome.compile;
+        if (outcome.failed) {
+          return {
+            stdout: compile.stdout,
+            stderr: compile.stderr,
+            exitCode: compile.exitCode === 0 ? 1 : compile.exitCode,
+            executionTime: Math.round(performance.now() - started),
+            timedOut: false,
+            signal: outcome.signal,
+            truncated: outcome.truncated,
+            compile,
+            runtime: rt.id,
+            version: found.version,
+          };
+        }
+        binary = outcome.binary;
+      }
+      const cmd = rt.run({ ...ctx, binary });
+      const outcome = await this.sandbox.run({
+        id: ws.id,
+        runtime: rt.id,
+        dirs: ws.dirs,
+        tool: found.tool,
+        argv: cmd.argv,
+        env: { ...baseEnv(view, searchPath(view.tool)), ...cmd.env, ...req.env },
+        cwd: cmd.cwd,
+        readOnlyPaths: [],
+        writableOut: false,
+        stdin: req.stdin,
+        timeoutMs: req.timeout,
+        outputLimitBytes: this.outputLimitBytes,
+        limits: this.runLimits,
+        signal: options.signal,
+      });
+      return {
+        stdout: outcome.stdout,
+        stderr: outcome.stderr,
+        exitCode: outcome.exitCode,
+        executionTime: Math.round(performance.now() - started),
+        timedOut: outcome.timedOut,
+        signal: outcome.signal,
+        truncated: outcome.truncated,
+        ...(compile ? { compile } : {}),
+        runtime: rt.id,
+        version: found.version,
+      };
+    } finally {
+      await removeWorkspace(ws);
+    }
+  }
+
+  private async compile(rt: RuntimeDefinition, ws: Workspace, ctx: CommandContext, found: Located, signal?: AbortSignal) {
+    await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, entry: ctx.entry, files: ctx.files });
+    const cmd = rt.compile!(ctx);
+    const outcome = await this.sandbox.run({
+      id: ws.id,
+      runtime: rt.id,
+      dirs: ws.dirs,
+      tool: found.tool,
+      argv: cmd.argv,
+      env: { ...baseEnv(ctx, searchPath(ctx.tool)), ...cmd.env },
+      cwd: cmd.cwd,
+      readOnlyPaths: rt.compileReadOnlyPaths?.() ?? [],
+      writableOut: true,
+      stdin: '',
+      timeoutMs: this.compileTimeoutMs,
+      outputLimitBytes: this.outputLimitBytes,
+      limits: this.compileLimits,
+      signal,
+    });
+    const built = outcome.exitCode === 0 && !outcome.timedOut ? rt.compiledBinary!(ctx, outcome.stdout) : null;
+    const compile = phaseResult(built ? { ...outcome, stdout: built.stdout } : outcome);
+    return { compile, failed: !built, binary: built?.binary, signal: outcome.signal, truncated: outcome.truncated };
+  }
+}
+
+/** Locates a runtime's toolchain and reads its version from the toolchain itself. */
+async function probe(rt: RuntimeDefinition): Promise<Located | null> {
+  const tool = await rt.locate();
+  if (!tool) return null;
+  const argv = rt.version.argv(tool);
+  try {
+    const { stdout, stderr } = await execFileAsync(argv[0]!, argv.slice(1), {
+      timeout: 15_000,
+      env: { PATH: `${path.dirname(tool.bin)}:/usr/bin:/bin`, HOME: '/tmp', GOTOOLCHAIN: 'local' },
+    });
+    return { tool, version: rt.version.parse(stdout || stderr) };
+  } catch {
+    return null;
+  }
+}
+
+/** How many executions this host runs at once by default: one per core. */
+export const defaultConcurrency = () => Math.max(1, cpus().length);
+
+export { RUNTIMES };

@@ -1,0 +1,18 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** Where the pre-warmed Go build cache lives (read-only to executions). */
+export function goCacheMaster(): string {
+  if (process.env.RUNTOOLS_GO_CACHE) return process.env.RUNTOOLS_GO_CACHE;
+  return isRoot() ? '/var/cache/runtools/go-build' : path.join(os.homedir(), '.cache/runtools/go-build');
+}
+
+/** The parent of every execution's work directory: memory-backed when the host has /dev/shm. */
+export function defaultWorkRoot(): string {
+  if (process.env.RUNTOOLS_WORK_ROOT) return process.env.RUNTOOLS_WORK_ROOT;
+  const shm = '/dev/shm';
+  return existsSync(shm) ? path.join(shm, 'runtools') : path.join(os.tmpdir(), 'runtools');
+}

@@ -1,0 +1,57 @@
+import path from 'node:path';
+import { goCacheSnapshot } from '../gocache.js';
+import { goCacheMaster } from '../paths.js';
+import { firstExecutable, which } from './locate.js';
+import { defineRuntime, type CommandContext } from './types.js';
+
+const BINARY = 'app';
+
+/** The environment every Go command runs with: offline, local toolchain, no cgo. */
+export function goEnv(cacheDir: string, tmpDir: string): Record<string, string> {
+  return {
+    GOCACHE: cacheDir,
+    GOPATH: `${tmpDir}/go`,
+    GOMODCACHE: `${tmpDir}/go/pkg/mod`,
+    GOTOOLCHAIN: 'local',
+    GOPROXY: 'off',
+    GOSUMDB: 'off',
+    GOFLAGS: '-buildvcs=false',
+    GO111MODULE: 'on',
+    CGO_ENABLED: '0',
+    GOTELEMETRY: 'off',
+  };
+}
+
+function packageDir(ctx: CommandContext): string {
+  const dir = path.posix.dirname(ctx.entry);
+  return dir === '.' ? '.' : `./${dir}`;
+}
+
+/** Go 1.23 with a pre-warmed build cache copied per execution (the shared one is never written). */
+export default defineRuntime({
+  id: 'go',
+  aliases: ['golang'],
+  entrypoint: 'main.go',
+  compiled: true,
+  async locate() {
+    const bin =
+      firstExecutable([process.env.RUNTOOLS_GO, '/usr/lib/go-1.23/bin/go']) ?? which('go');
+    return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
+  },
+  version: {
+    argv: (tool) => [tool.bin, 'env', 'GOVERSION'],
+    parse: (out) => out.trim().replace(/^go/, ''),
+  },
+  scaffold: ({ files }): Record<string, string> =>
+    files.some((f) => f === 'go.mod' || f.endsWith('/go.mod')) ? {} : { 'go.mod': 'module main\n\ngo 1.23\n' },
+  async prepareCompile(host) {
+    await goCacheSnapshot(path.join(host.hostOutDir, 'gocache'));
+  },
+  compileReadOnlyPaths: () => [goCacheMaster()],
+  compile: (ctx) => ({
+    argv: [ctx.tool.bin, 'build', '-o', `${ctx.outDir}/${BINARY}`, packageDir(ctx)],
+    env: { ...goEnv(`${ctx.outDir}/gocache`, ctx.tmpDir), PATH: `${ctx.tool.root}/bin` },
+  }),
+  compiledBinary: (ctx, stdout) => ({ binary: `${ctx.outDir}/${BINARY}`, stdout }),
+  run: (ctx) => ({ argv: [ctx.binary!, ...ctx.args] }),
+});

@@ -1,0 +1,76 @@
+import path from 'node:path';
+import { hostOutput, isExecutable, which } from './locate.js';
+import { defineRuntime, type CommandContext } from './types.js';
+
+const isCargoProject = (ctx: { files: readonly string[] }) => ctx.files.includes('Cargo.toml');
+
+/** Reads cargo's JSON messages: the binary it built, and every non-JSON line for the user. */
+function cargoArtifact(stdout: string): { binary: string | null; rest: string } {
+  let binary: string | null = null;
+  const rest: string[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) {
+      if (line) rest.push(line);
+      continue;
+    }
+    try {
+      const msg = JSON.parse(line) as { reason?: string; executable?: string | null; target?: { kind?: string[] } };
+      if (msg.reason === 'compiler-artifact' && msg.executable && msg.target?.kind?.includes('bin')) {
+        binary = msg.executable;
+      }
+    } catch {
+      rest.push(line);
+    }
+  }
+  return { binary, rest: rest.length ? `${rest.join('\n')}\n` : '' };
+}
+
+function cargoEnv(ctx: CommandContext): Record<string, string> {
+  return {
+    PATH: `${ctx.tool.root}/bin`,
+    CARGO_HOME: `${ctx.tmpDir}/cargo`,
+    CARGO_TARGET_DIR: `${ctx.outDir}/target`,
+    CARGO_NET_OFFLINE: 'true',
+    CARGO_TERM_COLOR: 'never',
+    CARGO_INCREMENTAL: '0',
+    RUSTC: ctx.tool.bin,
+  };
+}
+
+/** Rust: `rustc --edition 2021` for single files and `mod` siblings; offline `cargo build` for a Cargo.toml. */
+export default defineRuntime({
+  id: 'rust',
+  aliases: ['rs'],
+  entrypoint: 'main.rs',
+  altEntrypoints: ['src/main.rs'],
+  compiled: true,
+  async locate() {
+    const rustc = process.env.RUNTOOLS_RUSTC ?? which('rustc');
+    if (!rustc) return null;
+    // rustup's proxy needs its home; the sandbox gets the real toolchain directory instead.
+    const sysroot = await hostOutput(rustc, ['--print', 'sysroot']);
+    if (!sysroot) return null;
+    const bin = path.join(sysroot, 'bin/rustc');
+    return isExecutable(bin) ? { root: sysroot, bin } : null;
+  },
+  version: {
+    argv: (tool) => [tool.bin, '--version'],
+    parse: (out) => /rustc\s+(\S+)/.exec(out)?.[1] ?? out.trim(),
+  },
+  compile: (ctx) =>
+    isCargoProject(ctx)
+      ? {
+          argv: [`${ctx.tool.root}/bin/cargo`, 'build', '--offline', '--quiet', '--message-format=json-render-diagnostics'],
+          env: cargoEnv(ctx),
+        }
+      : {
+          argv: [ctx.tool.bin, '--edition', '2021', '-C', 'debuginfo=0', '-o', `${ctx.outDir}/main`, ctx.entry],
+          env: { PATH: `${ctx.tool.root}/bin:/usr/bin:/bin` },
+        },
+  compiledBinary(ctx, stdout) {
+    if (!isCargoProject(ctx)) return { binary: `${ctx.outDir}/main`, stdout };
+    const { binary, rest } = cargoArtifact(stdout);
+    return { binary: binary ?? `${ctx.outDir}/target/debug/main`, stdout: rest };
+  },
+  run: (ctx) => ({ argv: [ctx.binary!, ...ctx.args] }),
+});

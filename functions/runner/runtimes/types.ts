@@ -1,0 +1,68 @@
+/** What a runtime file declares: identity, entry file, toolchain discovery and its commands. */
+
+/** A located toolchain: `root` is the directory the sandbox exposes; `bin` is the executable inside it. */
+export interface Toolchain {
+  root: string;
+  bin: string;
+}
+
+/** Paths and inputs of one execution, as the program sees them (sandbox-mapped). */
+export interface CommandContext {
+  /** The program's working directory: holds the request's files. */
+  workDir: string;
+  /** Build outputs: writable during compile, read-only during run. */
+  outDir: string;
+  /** Private scratch space of this phase (HOME and caches live here). */
+  tmpDir: string;
+  /** Entry file, relative to workDir. */
+  entry: string;
+  /** Every request file, relative to workDir. */
+  files: readonly string[];
+  args: readonly string[];
+  tool: Toolchain;
+}
+
+/** A command to spawn: argv[0] is an absolute path (no shell, no PATH lookup). */
+export interface Command {
+  argv: string[];
+  env?: Record<string, string>;
+  /** Working directory relative to workDir (default: workDir itself). */
+  cwd?: string;
+}
+
+/** Host-side inputs a runtime may need before compiling (paths on the host, not in the sandbox). */
+export interface HostContext {
+  hostWorkDir: string;
+  hostOutDir: string;
+  entry: string;
+  files: readonly string[];
+}
+
+export interface RuntimeDefinition<Id extends string = string> {
+  id: Id;
+  aliases: readonly string[];
+  /** Default entry file name when the request names none. */
+  entrypoint: string;
+  /** Other entry names tried, in order, after `entrypoint` when only `files` are given. */
+  altEntrypoints?: readonly string[];
+  compiled: boolean;
+  /** Finds the toolchain on this host, or null when it is not installed. */
+  locate(): Promise<Toolchain | null>;
+  /** argv (inside the sandbox) printing the version, and how to read it. */
+  version: { argv(tool: Toolchain): string[]; parse(output: string): string };
+  /** Files to add to the work dir before compiling (e.g. go.mod), keyed by relative path. */
+  scaffold?(ctx: { entry: string; files: readonly string[] }): Record<string, string>;
+  /** Host-side preparation before the compile phase (e.g. a per-execution build cache). */
+  prepareCompile?(host: HostContext): Promise<void>;
+  compile?(ctx: CommandContext): Command;
+  /** Host paths the compile phase reads at their own path (read-only), e.g. a shared cache. */
+  compileReadOnlyPaths?(): string[];
+  /** Reads what the compile phase produced (e.g. cargo's JSON) and returns the binary path in outDir. */
+  compiledBinary?(ctx: CommandContext, compileStdout: string): { binary: string; stdout: string };
+  run(ctx: CommandContext & { binary?: string }): Command;
+}
+
+/** Declares a runtime with its literal id preserved for the type system. */
+export function defineRuntime<const Id extends string>(def: RuntimeDefinition<Id>): RuntimeDefinition<Id> {
+  return def;
+}

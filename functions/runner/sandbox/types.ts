@@ -1,0 +1,71 @@
+import type { Toolchain } from '../runtimes/types.js';
+import type { ProcessOutcome } from '../supervise.js';
+
+/** Resource limits applied to every phase of an execution. */
+export interface ResourceLimits {
+  /** Memory cap per execution phase, bytes (cgroup; process mode: address space where safe). */
+  memoryBytes: number;
+  /** Processes + threads per execution. */
+  pids: number;
+  /** Largest file the program may write, bytes. */
+  fileSizeBytes: number;
+  /** Open file descriptors per process. */
+  openFiles: number;
+  /** Size of the private /tmp (bwrap), bytes. */
+  tmpBytes: number;
+}
+
+/** Host directories of one execution. */
+export interface ExecDirs {
+  /** The request's files; the program's cwd. */
+  work: string;
+  /** Build outputs. */
+  out: string;
+  /** Scratch space for process mode (bwrap mounts a private tmpfs instead). */
+  tmp: string;
+}
+
+/** Where things appear to the program inside a sandbox. */
+export interface SandboxView {
+  workDir: string;
+  outDir: string;
+  tmpDir: string;
+  tool: Toolchain;
+}
+
+export interface SandboxSpawn {
+  id: string;
+  runtime: string;
+  dirs: ExecDirs;
+  tool: Toolchain;
+  argv: string[];
+  env: Record<string, string>;
+  /** cwd relative to the work dir. */
+  cwd?: string;
+  /** Host paths exposed read-only at the same path (e.g. the Go cache master while compiling). */
+  readOnlyPaths: readonly string[];
+  /** The compile phase may write to the out dir; the run phase may not. */
+  writableOut: boolean;
+  stdin: string;
+  timeoutMs: number;
+  outputLimitBytes: number;
+  limits: ResourceLimits;
+  signal?: AbortSignal;
+}
+
+/** Runs one process of an execution in isolation. */
+export interface Sandbox {
+  readonly kind: 'bwrap' | 'process';
+  /** How host paths appear inside this sandbox. */
+  view(dirs: ExecDirs, tool: Toolchain, runtime: string): SandboxView;
+  run(spec: SandboxSpawn): Promise<ProcessOutcome>;
+  /** Throws with a how-to-fix message when this sandbox cannot work on this host. */
+  check(): Promise<void>;
+  /** One line on which limits hold here (for logs and /health). */
+  describe(): string;
+}
+
+/** The minimal environment every program starts from (API.md: PATH, HOME, LANG, TMPDIR). */
+export function baseEnv(view: { tmpDir: string }, path: string): Record<string, string> {
+  return { PATH: path, HOME: view.tmpDir, LANG: 'C.UTF-8', TMPDIR: view.tmpDir };
+}

@@ -1,0 +1,173 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import { OutputCollector } from './output.js';
+
+/** What one supervised process produced: the shape every phase result is built from. */
+export interface ProcessOutcome {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  signal: string | null;
+  timedOut: boolean;
+  truncated: boolean;
+  /** Wall time from spawn to exit, ms. */
+  durationMs: number;
+}
+
+export interface SuperviseOptions {
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  stdin: string;
+  timeoutMs: number;
+  outputLimitBytes: number;
+  /** Extra stdio slots (fd 3…) the sandbox needs, e.g. bwrap's block and info pipes. */
+  extraFds?: number;
+  /** Called once the process exists; user code must not start before it resolves. */
+  onSpawn?(child: ChildProcess): Promise<void>;
+  /** Kills everything the process started (group, cgroup, namespace). Safe to call twice. */
+  killTree(child: ChildProcess): void;
+  /** Maps an exit status to a signal name when the sandbox reports signals as 128+N. */
+  signalFromStatus?: boolean;
+  signal?: AbortSignal;
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+
+/** The signal name for 128+N exit statuses, as shells and sandboxes report them. */
+export function signalOfStatus(code: number): string | null {
+  return code > 128 && code < 128 + 65 ? (SIGNAL_NAMES.get(code - 128) ?? null) : null;
+}
+
+/** How long to wait for pipes to drain after the process tree is gone. */
+const DRAIN_GRACE_MS = 200;
+
+/**
+ * Spawns argv without a shell and supervises it: feeds stdin, caps each output stream
+ * (killing the tree when a cap is exceeded), kills the whole tree at the timeout, and
+ * never waits on pipes held open by stray descendants.
+ */
+export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const stdio: Array<'pipe' | 'ignore'> = ['pipe', 'pipe', 'pipe'];
+    for (let i = 0; i < (opts.extraFds ?? 0); i++) stdio.push('pipe');
+    let child: ChildProcess;
+    try {
+      child = spawn(opts.argv[0]!, opts.argv.slice(1), {
+        env: opts.env,
+        cwd: opts.cwd,
+        stdio,
+        detached: true,
+        windowsHide: true,
+      });
+    } catch (err) {
+      resolve(failure(`could not start ${opts.argv[0]}: ${(err as Error).message}`, started));
+      return;
+    }
+    const stdout = new OutputCollector(opts.outputLimitBytes);
+    const stderr = new OutputCollector(opts.outputLimitBytes);
+    let timedOut = false;
+    let killedBy: string | null = null;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    let spawnError: Error | null = null;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
+
+    const kill = (reason: string) => {
+      if (!killedBy) killedBy = reason;
+      try {
+        opts.killTree(child);
+      } catch {
+        /* best effort; the tree may be gone */
+      }
+    };
+
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(drainTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      for (const s of child.stdio.slice(3)) s?.destroy();
+      const durationMs = Math.round(performance.now() - started);
+      if (spawnError && (!exit || killedBy === 'setup')) {
+        resolve(failure(`could not start ${opts.argv[0]}: ${spawnError.message}`, started));
+        return;
+      }
+      let exitCode = exit?.code ?? (exit?.signal ? 128 + (constants.signals[exit.signal] ?? 0) : 1);
+      let signal: string | null = exit?.signal ?? (opts.signalFromStatus ? signalOfStatus(exitCode) : null);
+      if (killedBy) {
+        exitCode = 137;
+        signal = 'SIGKILL';
+      }
+      resolve({
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        exitCode,
+        signal,
+        timedOut,
+        truncated: stdout.overflowed || stderr.overflowed,
+        durationMs,
+      });
+    };
+
+    const onAbort = () => kill('aborted');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.on('error', (err) => {
+      spawnError = err;
+      finish();
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (!stdout.push(chunk)) kill('output');
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (!stderr.push(chunk)) kill('output');
+    });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      // Anything the program left behind dies with it; then give the pipes a moment to drain.
+      kill('exit');
+      if (killedBy === 'exit') killedBy = null;
+      drainTimer = setTimeout(finish, DRAIN_GRACE_MS);
+    });
+    child.on('close', finish);
+
+    const begin = async () => {
+      try {
+        await opts.onSpawn?.(child);
+      } catch (err) {
+        spawnError = err as Error;
+        kill('setup');
+        return;
+      }
+      timer = setTimeout(() => {
+        timedOut = true;
+        kill('timeout');
+      }, opts.timeoutMs);
+      const stdin = child.stdin!;
+      stdin.on('error', () => {
+        /* the program closed stdin early: not an error */
+      });
+      stdin.end(opts.stdin);
+    };
+    if (child.pid === undefined) return; // 'error' follows
+    void begin();
+  });
+}
+
+function failure(message: string, started: number): ProcessOutcome {
+  return {
+    stdout: '',
+    stderr: `${message}\n`,
+    exitCode: 127,
+    signal: null,
+    timedOut: false,
+    truncated: false,
+    durationMs: Math.round(performance.now() - started),
+  };
+}

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ExecDirs } from './sandbox/types.js';
+
+/** A fresh, private directory tree for one execution. */
+export interface Workspace {
+  id: string;
+  root: string;
+  dirs: ExecDirs;
+}
+
+/** A short random id, safe for file and cgroup names. */
+export function newExecutionId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** Creates `<workRoot>/<id>/{work,out,tmp}` (mode 0700 at the top). */
+export async function createWorkspace(workRoot: string, id = newExecutionId()): Promise<Workspace> {
+  await mkdir(workRoot, { recursive: true, mode: 0o700 });
+  const root = path.join(workRoot, id);
+  await mkdir(root, { mode: 0o700 });
+  const dirs: ExecDirs = { work: path.join(root, 'work'), out: path.join(root, 'out'), tmp: path.join(root, 'tmp') };
+  await Promise.all(Object.values(dirs).map((d) => mkdir(d, { mode: 0o755 })));
+  return { id, root, dirs };
+}
+
+/** Writes request files under `dir`, creating subfolders; paths were validated by the contract. */
+export async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  const parents = new Set(Object.keys(files).map((f) => path.dirname(path.join(dir, f))));
+  for (const p of [...parents].sort()) await mkdir(p, { recursive: true });
+  await Promise.all(
+    Object.entries(files).map(([name, content]) => writeFile(path.join(dir, name), content, { flag: 'wx' })),
+  );
+}
+
+/** Makes every directory under `dir` writable again (a program may chmod its dirs to 000). */
+async function restorePermissions(dir: string): Promise<void> {
+  await chmod(dir, 0o700).catch(() => {});
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory()) await restorePermissions(path.join(dir, e.name));
+}
+
+/**
+ * Removes the workspace. `rm` never follows symlinks, so links the program planted to host
+ * files are unlinked, not their targets.
+ */
+export async function removeWorkspace(ws: Workspace): Promise<void> {
+  try {
+    await rm(ws.root, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    await restorePermissions(ws.root);
+    await rm(ws.root, { recursive: true, force: true, maxRetries: 3 });
+  }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs what runtools needs on this machine, idempotently: bubblewrap, Python 3 with numpy,
+# Go 1.23 (Debian bookworm-backports), a C linker for Rust, npm dependencies (which ship Bun and
+# Deno), and the pre-warmed Go build cache. Safe to run again; fast when everything is there.
+#   bash scripts/setup.sh [--quiet]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+quiet=0
+[[ "${1:-}" == "--quiet" ]] && quiet=1
+say() { echo "setup: $*" >&2; }
+info() { [[ $quiet == 1 ]] || say "$@"; }
+
+GO_BIN=/usr/lib/go-1.23/bin/go
+BACKPORTS=/etc/apt/sources.list.d/runtools-bookworm-backports.sources
+
+apt_needed=()
+command -v bwrap >/dev/null 2>&1 || apt_needed+=(bubblewrap)
+[[ -x /usr/bin/python3 ]] || apt_needed+=(python3)
+/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || apt_needed+=(python3-numpy)
+[[ -x "$GO_BIN" ]] || apt_needed+=(golang-1.23-go)
+command -v cc >/dev/null 2>&1 || apt_needed+=(gcc libc6-dev)
+command -v prlimit >/dev/null 2>&1 || apt_needed+=(util-linux)
+
+if ((${#apt_needed[@]})); then
+  if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    say "missing system packages: ${apt_needed[*]}"
+    say "install them as root (Debian 12): add bookworm-backports to apt's sources for golang-1.23-go, then"
+    say "  apt-get install -y ${apt_needed[*]}"
+    say "runtimes whose toolchain is missing answer 503 runtime_unavailable; without bubblewrap the server refuses to run code"
+  else
+    if [[ " ${apt_needed[*]} " == *" golang-1.23-go "* ]] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      say "adding Debian bookworm-backports to apt's sources (for golang-1.23-go)"
+      cat >"$BACKPORTS" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    fi
+    say "installing ${apt_needed[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${apt_needed[@]/golang-1.23-go/golang-1.23-go/bookworm-backports}" >/dev/null
+  fi
+fi
+
+# Rust comes from the machine (rustup); it is not installed here.
+if ! command -v rustc >/dev/null 2>&1 && [[ ! -x "${HOME:-/root}/.cargo/bin/rustc" ]]; then
+  say "Rust (rustc, cargo) is not installed: install it with rustup; until then the rust runtime answers 503"
+fi
+
+# npm dependencies (Bun and Deno binaries come with them).
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  info "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+# The Go build cache, compiled once and shared read-only by every execution.
+if [[ -x "$GO_BIN" ]] || command -v go >/dev/null 2>&1; then
+  node_modules/.bin/tsx scripts/warm-go-cache.ts
+fi
+
+info "ready: $(command -v bwrap >/dev/null 2>&1 && bwrap --version || echo 'no bubblewrap')"

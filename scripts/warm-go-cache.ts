@@ -1,0 +1,60 @@
+/**
+ * Pre-warms the shared Go build cache: compiles the standard library with exactly the
+ * environment executions use, then publishes the cache read-only. Idempotent.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import go, { goEnv } from '../functions/runner/runtimes/go.js';
+import { goCacheMaster } from '../functions/runner/paths.js';
+
+const STAMP = '.runtools-warm';
+
+function makeReadOnly(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) makeReadOnly(p);
+    else chmodSync(p, 0o444);
+  }
+  chmodSync(dir, 0o555);
+}
+
+const tool = await go.locate();
+if (!tool) {
+  console.error('warm-go-cache: Go is not installed; skipping');
+  process.exit(0);
+}
+const master = goCacheMaster();
+const version = execFileSync(tool.bin, ['env', 'GOVERSION'], { env: { PATH: '/usr/bin:/bin', HOME: os.tmpdir(), GOTOOLCHAIN: 'local' } })
+  .toString()
+  .trim();
+const stampFile = path.join(master, STAMP);
+if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === `${version} ${tool.bin}`) process.exit(0);
+
+console.error(`warm-go-cache: building the ${version} standard library into ${master} (about a minute, once)`);
+const staging = `${master}.staging-${process.pid}`;
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'runtools-warm-'));
+try {
+  mkdirSync(staging, { recursive: true });
+  const env = { ...goEnv(staging, scratch), PATH: `${path.dirname(tool.bin)}:/usr/bin:/bin`, HOME: scratch };
+  execFileSync(tool.bin, ['build', 'std'], { env, cwd: scratch, stdio: ['ignore', 'inherit', 'inherit'] });
+  writeFileSync(path.join(scratch, 'go.mod'), 'module main\n\ngo 1.23\n');
+  writeFileSync(path.join(scratch, 'main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("warm") }\n');
+  execFileSync(tool.bin, ['build', '-o', path.join(scratch, 'app'), '.'], { env, cwd: scratch, stdio: 'inherit' });
+  writeFileSync(path.join(staging, STAMP), `${version} ${tool.bin}\n`);
+  makeReadOnly(staging);
+  if (existsSync(master)) {
+    execFileSync('chmod', ['-R', 'u+w', master]);
+    rmSync(master, { recursive: true, force: true });
+  }
+  renameSync(staging, master);
+  const files = readdirSync(master).filter((d) => statSync(path.join(master, d)).isDirectory()).length;
+  console.error(`warm-go-cache: done (${files} cache directories)`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+  if (existsSync(staging)) {
+    execFileSync('chmod', ['-R', 'u+w', staging]);
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
