@@ -27,7 +27,7 @@ function cargoArtifact(stdout: string): { binary: string | null; rest: string } 
 
 function cargoEnv(ctx: CommandContext): Record<string, string> {
   return {
-    PATH: `${ctx.tool.root}/bin`,
+    PATH: `${ctx.tool.root}/bin:/usr/bin:/bin`,
     CARGO_HOME: `${ctx.tmpDir}/cargo`,
     CARGO_TARGET_DIR: `${ctx.outDir}/target`,
     CARGO_NET_OFFLINE: 'true',

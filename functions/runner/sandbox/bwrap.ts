@@ -94,6 +94,8 @@ export class BwrapSandbox implements Sandbox {
     for (const p of spec.readOnlyPaths) args.push('--ro-bind-try', p, p);
     args.push('--bind', spec.dirs.work, WORK);
     args.push(spec.writableOut ? '--bind' : '--ro-bind', spec.dirs.out, OUT);
+    // bwrap builds the root as a tmpfs; once everything is mounted it becomes read-only.
+    args.push('--remount-ro', '/');
     args.push('--chdir', spec.cwd ? path.posix.join(WORK, spec.cwd) : WORK);
     for (const [k, v] of Object.entries(spec.env)) args.push('--setenv', k, v);
 

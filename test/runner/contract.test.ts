@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { ExecuteRequestSchema, executeRequestSchema, pathProblem } from '../../functions/contract.js';
+
+const parse = (body: unknown) => ExecuteRequestSchema.safeParse(body);
+
+describe('ExecuteRequest', () => {
+  it('applies the documented defaults', () => {
+    const r = ExecuteRequestSchema.parse({ runtime: 'python', code: 'print(1)' });
+    expect(r).toEqual({ runtime: 'python', code: 'print(1)', stdin: '', timeout: 30_000, env: {}, args: [] });
+  });
+
+  it.each([
+    ['py', 'python'], ['python3', 'python'], ['js', 'node'], ['javascript', 'node'], ['nodejs', 'node'],
+    ['golang', 'go'], ['rs', 'rust'], ['bun', 'bun'], ['deno', 'deno'],
+  ])('accepts the alias %s for %s', (alias, id) => {
+    expect(ExecuteRequestSchema.parse({ runtime: alias, code: '' }).runtime).toBe(id);
+  });
+
+  it('rejects an unknown runtime, naming the accepted ones', () => {
+    const r = parse({ runtime: 'cobol', code: '' });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.message).toContain('python');
+  });
+
+  it.each(['/etc/passwd', '../x.py', 'a/../b.py', 'a//b.py', 'a\\b.py', 'a\0b', 'dir/', './main.py', ''])(
+    'rejects the path %j',
+    (p) => {
+      expect(pathProblem(p)).not.toBeNull();
+      expect(parse({ runtime: 'python', files: { [p]: 'x' }, entrypoint: 'main.py' }).success).toBe(false);
+      expect(parse({ runtime: 'python', code: 'x', entrypoint: p }).success).toBe(false);
+    },
+  );
+
+  it('accepts subfolders', () => {
+    expect(parse({ runtime: 'python', files: { 'main.py': '', 'pkg/sub/util.py': '' } }).success).toBe(true);
+  });
+
+  it('requires code or files', () => {
+    expect(parse({ runtime: 'python' }).success).toBe(false);
+  });
+
+  it('resolves the entry file as API.md says', () => {
+    expect(parse({ runtime: 'python', files: { 'main.py': '', 'b.py': '' } }).success).toBe(true);
+    expect(parse({ runtime: 'python', files: { 'only.py': '' } }).success).toBe(true);
+    const ambiguous = parse({ runtime: 'python', files: { 'a.py': '', 'b.py': '' } });
+    expect(ambiguous.success).toBe(false);
+    expect(ambiguous.error!.issues[0]!.message).toContain('entrypoint');
+    expect(parse({ runtime: 'python', files: { 'a.py': '' }, entrypoint: 'missing.py' }).success).toBe(false);
+    expect(parse({ runtime: 'python', code: 'x', files: { 'main.py': '' } }).success).toBe(false);
+    expect(parse({ runtime: 'python', code: 'x', files: { 'helper.py': '' } }).success).toBe(true);
+  });
+
+  it('rejects a path that is both a file and a folder', () => {
+    expect(parse({ runtime: 'python', files: { 'main.py': '', 'a': '', 'a/b.py': '' } }).success).toBe(false);
+  });
+
+  it('validates env names, timeout bounds and stdin size', () => {
+    expect(parse({ runtime: 'python', code: '', env: { '1BAD': 'x' } }).success).toBe(false);
+    expect(parse({ runtime: 'python', code: '', env: { 'A-B': 'x' } }).success).toBe(false);
+    expect(parse({ runtime: 'python', code: '', timeout: 0 }).success).toBe(false);
+    expect(parse({ runtime: 'python', code: '', timeout: 1.5 }).success).toBe(false);
+    const tooLong = parse({ runtime: 'python', code: '', timeout: 10_000_000 });
+    expect(tooLong.success).toBe(false);
+    expect(tooLong.error!.issues[0]!.message).toContain('300000');
+    const small = executeRequestSchema({ maxBodyBytes: 1000, maxFiles: 2, maxStdinBytes: 4, maxTimeoutMs: 1000, defaultTimeoutMs: 500 });
+    expect(small.safeParse({ runtime: 'python', code: '', stdin: 'abcde' }).success).toBe(false);
+    expect(small.safeParse({ runtime: 'python', files: { 'a.py': '', 'b.py': '', 'main.py': '' } }).success).toBe(false);
+    expect(small.parse({ runtime: 'python', code: '' }).timeout).toBe(500);
+  });
+
+  it('rejects unknown fields and wrong types', () => {
+    expect(parse({ runtime: 'python', code: '', extra: 1 }).success).toBe(false);
+    expect(parse({ runtime: 'python', code: 5 }).success).toBe(false);
+    expect(parse({ runtime: 'python', code: '', args: 'a b' }).success).toBe(false);
+  });
+});
