@@ -10,9 +10,10 @@ import {
   type RuntimeInfo,
   type ValidExecuteRequest,
 } from '../contract.js';
-import { defaultWorkRoot } from './paths.js';
+import { CompileCache } from './compile-cache.js';
+import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
-import type { CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
+import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
 import { baseEnv, type ResourceLimits, type Sandbox, type SandboxView } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
 import { createWorkspace, removeWorkspace, writeFiles, type Workspace } from './workspace.js';
@@ -32,6 +33,10 @@ export interface RunnerOptions {
   limits?: Partial<ResourceLimits>;
   /** Limits of the compile phase (compilers need more memory than most programs). */
   compileLimits?: Partial<ResourceLimits>;
+  /** Bytes of successful builds kept for identical programs; 0 turns the cache off. @default 256 MiB (bwrap), 0 (process) */
+  compileCacheBytes?: number;
+  /** Where the build cache lives. @default /dev/shm/runtools-builds */
+  compileCacheDir?: string;
 }
 
 export const DEFAULT_RUN_LIMITS: ResourceLimits = {
@@ -85,6 +90,7 @@ export class Runner {
   private readonly runLimits: ResourceLimits;
   private readonly compileLimits: ResourceLimits;
   private readonly located = new Map<RuntimeId, Promise<Located | null>>();
+  private readonly cache: CompileCache | null;
 
   constructor(options: RunnerOptions) {
     this.sandbox = options.sandbox;
@@ -93,6 +99,9 @@ export class Runner {
     this.compileTimeoutMs = options.compileTimeoutMs ?? 60_000;
     this.runLimits = { ...DEFAULT_RUN_LIMITS, ...options.limits };
     this.compileLimits = { ...DEFAULT_COMPILE_LIMITS, ...options.compileLimits };
+    // Without namespaces a program could reach the cache directory itself, so process mode does not share builds.
+    const cacheBytes = options.compileCacheBytes ?? (this.sandbox.kind === 'bwrap' ? 256 * MiB : 0);
+    this.cache = cacheBytes > 0 ? new CompileCache(options.compileCacheDir ?? defaultCompileCacheDir(), cacheBytes) : null;
   }
 
   /** The installed toolchain and its real version, probed once. */
@@ -125,8 +134,10 @@ export class Runner {
     if ('error' in resolved) throw new Error(resolved.error);
     const entry = resolved.entry;
     if (req.code !== undefined) files[entry] = req.code;
-    for (const [name, content] of Object.entries(rt.scaffold?.({ entry, files: Object.keys(files) }) ?? {})) {
-      files[name] ??= content;
+    const names = Object.keys(files);
+    for (const [name, content] of Object.entries(rt.scaffold?.({ entry, files: names }) ?? {})) {
+      // A request folder of the same name wins over a scaffold file (writing both would fail).
+      if (!names.some((f) => f.startsWith(`${name}/`))) files[name] ??= content;
     }
 
     const started = performance.now();
@@ -146,7 +157,7 @@ export class Runner {
       let compile: CompileResult | undefined;
       let binary: string | undefined;
       if (rt.compile) {
-        const outcome = await this.compile(rt, ws, ctx, found, options.signal);
+        const outcome = await this.compile(rt, ws, ctx, found, files, options.signal);
         compile = outcome.compile;
         if (outcome.failed) {
           return {
@@ -198,9 +209,24 @@ export class Runner {
     }
   }
 
-  private async compile(rt: RuntimeDefinition, ws: Workspace, ctx: CommandContext, found: Located, signal?: AbortSignal) {
-    await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, entry: ctx.entry, files: ctx.files });
+  private async compile(
+    rt: RuntimeDefinition,
+    ws: Workspace,
+    ctx: CommandContext,
+    found: Located,
+    files: Record<string, string>,
+    signal?: AbortSignal,
+  ) {
+    const started = performance.now();
     const cmd = rt.compile!(ctx);
+    const key = this.cache && buildKey(rt, found, this.sandbox.kind, ctx, cmd, files);
+    const hit = key ? await this.cache!.restore(key, ws.dirs.out) : null;
+    if (hit) {
+      const executionTime = Math.round(performance.now() - started);
+      const compile: CompileResult = { ...hit.compile, exitCode: 0, executionTime, timedOut: false };
+      return { compile, failed: false, binary: path.posix.join(ctx.outDir, hit.binary), signal: null, truncated: false };
+    }
+    await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, entry: ctx.entry, files: ctx.files });
     const outcome = await this.sandbox.run({
       id: ws.id,
       runtime: rt.id,
@@ -219,8 +245,22 @@ export class Runner {
     });
     const built = outcome.exitCode === 0 && !outcome.timedOut ? rt.compiledBinary!(ctx, outcome.stdout) : null;
     const compile = phaseResult(built ? { ...outcome, stdout: built.stdout } : outcome);
+    if (built && key && !outcome.truncated) {
+      const binary = path.posix.relative(ctx.outDir, built.binary);
+      if (!binary.startsWith('..')) await this.cache!.store(key, ws.dirs.out, { binary, compile: { stdout: compile.stdout, stderr: compile.stderr } });
+    }
     return { compile, failed: !built, binary: built?.binary, signal: outcome.signal, truncated: outcome.truncated };
   }
+}
+
+/** Everything that determines a build, with per-execution paths replaced by placeholders. */
+function buildKey(rt: RuntimeDefinition, found: Located, sandbox: string, ctx: CommandContext, cmd: Command, files: Record<string, string>): string {
+  let command = JSON.stringify(cmd);
+  for (const [dir, token] of [[ctx.outDir, '<out>'], [ctx.workDir, '<work>'], [ctx.tmpDir, '<tmp>']] as const) {
+    command = command.replaceAll(dir, token);
+  }
+  const sources = Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1));
+  return CompileCache.key({ format: 1, runtime: rt.id, version: found.version, tool: found.tool, sandbox, entry: ctx.entry, command, sources });
 }
 
 /** Locates a runtime's toolchain and reads its version from the toolchain itself. */

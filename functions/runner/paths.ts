@@ -16,3 +16,9 @@ export function defaultWorkRoot(): string {
   const shm = '/dev/shm';
   return existsSync(shm) ? path.join(shm, 'runtools') : path.join(os.tmpdir(), 'runtools');
 }
+
+/** Where successful builds are kept between executions (memory-backed when the host has /dev/shm). */
+export function defaultCompileCacheDir(): string {
+  if (process.env.RUNTOOLS_COMPILE_CACHE_DIR) return process.env.RUNTOOLS_COMPILE_CACHE_DIR;
+  return existsSync('/dev/shm') ? '/dev/shm/runtools-builds' : path.join(os.tmpdir(), 'runtools-builds');
+}

@@ -1,0 +1,79 @@
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { goCacheMaster } from '../functions/runner/paths.js';
+import { getRuntime, type RuntimeId } from '../functions/runner/runtimes/index.js';
+import type { CommandContext, Toolchain } from '../functions/runner/runtimes/types.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Runs argv on the host, no sandbox, no shell; rejects on a non-zero exit. */
+export function spawnDirect(argv: string[], env: Record<string, string>, cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stdout.resume();
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+/** One program on the host: its compile step (compiled runtimes) and its run step. */
+export interface FloorProgram {
+  compile?: () => Promise<void>;
+  run: () => Promise<void>;
+}
+
+/**
+ * The toolchain itself, straight on the host: the same commands the runner issues, with a
+ * private copy of the warm Go cache, in a directory prepared once. This is the floor.
+ */
+export class Floor {
+  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'runtools-floor-'));
+  private readonly goCache = path.join(this.dir, 'gocache');
+
+  constructor() {
+    cpSync(goCacheMaster(), this.goCache, { recursive: true });
+    execFileAsync('chmod', ['-R', 'u+w', this.goCache]).catch(() => {});
+  }
+
+  /** Prepares `files` for `runtime`: `compile` (compiled runtimes) and `run` the last build, directly on the host. */
+  prepare(runtime: RuntimeId, tool: Toolchain, files: Record<string, string>, entry: string): FloorProgram {
+    const rt = getRuntime(runtime);
+    const dir = mkdtempSync(path.join(this.dir, `${runtime}-`));
+    const work = path.join(dir, 'work');
+    const all = { ...files, ...(rt.scaffold?.({ entry, files: Object.keys(files) }) ?? {}) };
+    for (const [name, content] of Object.entries(all)) {
+      mkdirSync(path.dirname(path.join(work, name)), { recursive: true });
+      writeFileSync(path.join(work, name), content);
+    }
+    const ctx: CommandContext = {
+      workDir: work,
+      outDir: path.join(dir, 'out'),
+      tmpDir: path.join(dir, 'tmp'),
+      entry,
+      files: Object.keys(all),
+      args: [],
+      tool,
+    };
+    mkdirSync(ctx.outDir);
+    mkdirSync(ctx.tmpDir);
+    const baseEnv = { PATH: `${path.dirname(tool.bin)}:/usr/bin:/bin`, HOME: ctx.tmpDir, LANG: 'C.UTF-8', TMPDIR: ctx.tmpDir };
+    const binary = rt.compile ? rt.compiledBinary!(ctx, '').binary : undefined;
+    const run = rt.run({ ...ctx, binary });
+    const compile = rt.compile?.(ctx);
+    return {
+      compile: compile
+        ? () => spawnDirect(compile.argv, { ...baseEnv, ...compile.env, ...(runtime === 'go' ? { GOCACHE: this.goCache } : {}) }, work)
+        : undefined,
+      run: () => spawnDirect(run.argv, { ...baseEnv, ...run.env }, work),
+    };
+  }
+
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * `npm run bench`: latency and throughput of runtools next to the floor (the toolchain run
+ * directly on this host), in one run so machine noise cancels out in the ratios.
+ * Prints a markdown table and writes bench/results/latest.json.
+ *   BENCH_RUNS=30 BENCH_COMPILED_RUNS=10 npm run bench
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ExecuteRequestSchema, type ExecuteRequest, type RuntimeId } from '../functions/contract.js';
+import { createRunner } from '../functions/runner/index.js';
+import { Floor } from './floor.js';
+import { round, throughput, time, type Timing } from './stats.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 30);
+const COMPILED_RUNS = Number(process.env.BENCH_COMPILED_RUNS ?? 10);
+const OUT = path.join(import.meta.dirname, 'results/latest.json');
+
+const HELLO: Record<RuntimeId, { entry: string; code: string }> = {
+  python: { entry: 'main.py', code: 'print("hello")\n' },
+  node: { entry: 'main.js', code: 'console.log("hello");\n' },
+  bun: { entry: 'main.ts', code: 'const s: string = "hello";\nconsole.log(s);\n' },
+  deno: { entry: 'main.ts', code: 'const s: string = "hello";\nconsole.log(s);\n' },
+  go: { entry: 'main.go', code: 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n' },
+  rust: { entry: 'main.rs', code: 'fn main() { println!("hello"); }\n' },
+};
+const COMPILED: RuntimeId[] = ['go', 'rust'];
+const NUMPY = 'import numpy as np\n\narr = np.array([1, 2, 3, 4, 5])\nprint(f"Sum: {arr.sum()}")\nprint(f"Mean: {arr.mean()}")\nprint(f"Std: {arr.std():.2f}")\n';
+const comment = (runtime: RuntimeId, n: string) => (runtime === 'python' ? `# ${n}\n` : `// ${n}\n`);
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** Starts the local server as its own process (so its memory can be read) and waits for /health. */
+async function startServer(): Promise<{ url: string; child: ChildProcess; rssMb(): number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'functions/api/server.ts'], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', RUNTOOLS_QUEUE_SIZE: '1000', RUNTOOLS_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error('the server exited during start-up');
+    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    child,
+    rssMb: () => round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024),
+    stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }),
+  };
+}
+
+async function main() {
+  const runner = await createRunner();
+  const infos = await runner.runtimes();
+  const available = infos.filter((i) => i.available).map((i) => i.runtime);
+  const floor = new Floor();
+  const server = await startServer();
+  const http = async (req: ExecuteRequest) => {
+    const res = await fetch(`${server.url}/v1/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
+    const body = (await res.json()) as { exitCode?: number; stderr?: string };
+    if (res.status !== 200 || body.exitCode !== 0) throw new Error(`HTTP ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+  };
+  const direct = async (req: ExecuteRequest) => {
+    const r = await runner.execute(ExecuteRequestSchema.parse(req));
+    if (r.exitCode !== 0) throw new Error(`runner: ${r.stderr.slice(0, 300)}`);
+  };
+  const rssIdle = server.rssMb();
+
+  const latency: Array<{ name: string; floor: Timing; runner: Timing; http: Timing }> = [];
+  for (const runtime of available) {
+    const { entry, code } = HELLO[runtime];
+    const host = floor.prepare(runtime, (await runner.locate(runtime))!.tool, { [entry]: code }, entry);
+    const runs = COMPILED.includes(runtime) ? COMPILED_RUNS : RUNS;
+    const floorT = await time(async () => { await host.compile?.(); await host.run(); }, runs);
+    const req: ExecuteRequest = { runtime, code };
+    // Each compiled run gets a fresh program so neither our compile cache nor the toolchain's own link step is skipped.
+    const fresh = (i: number): ExecuteRequest => (COMPILED.includes(runtime) ? { runtime, code: code + comment(runtime, `${Date.now()}-${i}`) } : req);
+    latency.push({ name: `${runtime} hello`, floor: floorT, runner: await time((i) => direct(fresh(i)), runs), http: await time((i) => http(fresh(i)), runs) });
+    if (COMPILED.includes(runtime)) {
+      await host.compile!();
+      const binary = await time(() => host.run(), RUNS);
+      latency.push({ name: `${runtime} repeat (identical program)`, floor: binary, runner: await time(() => direct(req), RUNS), http: await time(() => http(req), RUNS) });
+    }
+  }
+  if (available.includes('python')) {
+    const host = floor.prepare('python', (await runner.locate('python'))!.tool, { 'main.py': NUMPY }, 'main.py');
+    const req: ExecuteRequest = { runtime: 'python', code: NUMPY };
+    latency.push({ name: 'python numpy example', floor: await time(() => host.run(), RUNS), runner: await time(() => direct(req), RUNS), http: await time(() => http(req), RUNS) });
+  }
+
+  const tput: Array<{ concurrency: number; raw: number; http: number }> = [];
+  const py = floor.prepare('python', (await runner.locate('python'))!.tool, { 'main.py': 'print("hello")\n' }, 'main.py');
+  for (const c of [1, 2, 4, 8]) {
+    const total = Math.max(20, 10 * c);
+    tput.push({
+      concurrency: c,
+      raw: await throughput(() => py.run(), c, total),
+      http: await throughput(() => http({ runtime: 'python', code: 'print("hello")' }), c, total),
+    });
+  }
+  const rssAfter = server.rssMb();
+  await server.stop();
+  floor.dispose();
+
+  const machine = {
+    date: new Date().toISOString(),
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memoryGb: round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+    sandbox: runner.sandbox.describe(),
+    toolchains: Object.fromEntries(infos.map((i) => [i.runtime, i.version])),
+  };
+  const ratio = (a: number, b: number) => round(a / b, 2);
+  const rows = latency.map((l) => ({ ...l, runnerRatio: ratio(l.runner.p50, l.floor.p50), httpRatio: ratio(l.http.p50, l.floor.p50) }));
+  const report = { machine, runs: { interpreted: RUNS, compiled: COMPILED_RUNS }, latency: rows, throughput: tput.map((t) => ({ ...t, ratio: ratio(t.http, t.raw) })), serverRssMb: { idle: rssIdle, afterThroughput: rssAfter } };
+  writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+
+  const lines = [
+    `runtools bench — ${machine.date.slice(0, 10)} — ${machine.cores} cores, ${machine.cpu}, Linux ${machine.kernel}, Node ${machine.node}`,
+    '',
+    '| case | floor p50 / p95 (ms) | runner p50 / p95 (ms) | HTTP p50 / p95 (ms) | runner ÷ floor | HTTP ÷ floor |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${r.floor.p50} / ${r.floor.p95} | ${r.runner.p50} / ${r.runner.p95} | ${r.http.p50} / ${r.http.p95} | ${r.runnerRatio}× | ${r.httpRatio}× |`),
+    '',
+    '| concurrency | raw python spawns/s | HTTP executions/s | ratio |',
+    '|---|---|---|---|',
+    ...report.throughput.map((t) => `| ${t.concurrency} | ${t.raw} | ${t.http} | ${Math.round(t.ratio * 100)}% |`),
+    '',
+    `Server RSS: ${rssIdle} MB idle, ${rssAfter} MB after the throughput run. Floor for compiled "repeat" rows: the built binary's own run.`,
+    `Figures: ${path.relative(process.cwd(), OUT)}`,
+  ];
+  console.log(lines.join('\n'));
+}
+
+await main();

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CompileResult } from '../contract.js';
+
+/** What a cache entry holds: the built binary and what the compiler said while building it. */
+export interface CachedBuild {
+  /** Binary path relative to the out dir, as the compile produced it. */
+  binary: string;
+  compile: Pick<CompileResult, 'stdout' | 'stderr'>;
+}
+
+interface Entry {
+  size: number;
+  used: number;
+}
+
+const META = 'build.json';
+const BINARY = 'binary';
+
+/**
+ * Successful builds keyed by everything that determines them (source files, entry, compile
+ * command, toolchain and version). Bounded in bytes, least recently used evicted first.
+ * Entries are immutable; a hit is copied into the execution's own out dir, so no execution
+ * can change what another one runs.
+ */
+export class CompileCache {
+  private readonly entries = new Map<string, Entry>();
+  private total = 0;
+  private loaded: Promise<void> | null = null;
+
+  constructor(readonly dir: string, readonly maxBytes: number) {}
+
+  /** The cache key of one build. */
+  static key(parts: unknown): string {
+    return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  }
+
+  private load(): Promise<void> {
+    this.loaded ??= (async () => {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      for (const name of await readdir(this.dir)) {
+        const info = await stat(path.join(this.dir, name, BINARY)).catch(() => null);
+        if (info) this.remember(name, info.size, info.mtimeMs);
+        else if (!name.startsWith('.')) await rm(path.join(this.dir, name), { recursive: true, force: true });
+      }
+    })();
+    return this.loaded;
+  }
+
+  private remember(key: string, size: number, used: number): void {
+    const old = this.entries.get(key);
+    if (old) this.total -= old.size;
+    this.entries.set(key, { size, used });
+    this.total += size;
+  }
+
+  /** Copies a cached build into `outDir` and returns it, or null on a miss. */
+  async restore(key: string, outDir: string): Promise<CachedBuild | null> {
+    await this.load();
+    if (!this.entries.has(key)) return null;
+    const entryDir = path.join(this.dir, key);
+    try {
+      const meta = JSON.parse(await readFile(path.join(entryDir, META), 'utf8')) as CachedBuild;
+      const target = path.join(outDir, meta.binary);
+      await mkdir(path.dirname(target), { recursive: true });
+      await copyFile(path.join(entryDir, BINARY), target);
+      const now = Date.now();
+      this.entries.get(key)!.used = now;
+      void utimes(path.join(entryDir, BINARY), now / 1000, now / 1000).catch(() => {});
+      return meta;
+    } catch {
+      this.forget(key);
+      return null;
+    }
+  }
+
+  /** Stores a successful build (binary at `outDir/build.binary`); never fails the execution. */
+  async store(key: string, outDir: string, build: CachedBuild): Promise<void> {
+    try {
+      await this.load();
+      if (this.entries.has(key)) return;
+      const staging = path.join(this.dir, `.staging-${key}-${process.pid}-${Date.now()}`);
+      await mkdir(staging, { recursive: true });
+      await copyFile(path.join(outDir, build.binary), path.join(staging, BINARY));
+      await writeFile(path.join(staging, META), JSON.stringify(build));
+      const { size } = await stat(path.join(staging, BINARY));
+      await rename(staging, path.join(this.dir, key)).catch(() => rm(staging, { recursive: true, force: true }));
+      this.remember(key, size, Date.now());
+      await this.evict();
+    } catch {
+      /* a cache that cannot store is a cache miss next time */
+    }
+  }
+
+  private forget(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.total -= entry.size;
+    this.entries.delete(key);
+    void rm(path.join(this.dir, key), { recursive: true, force: true });
+  }
+
+  private async evict(): Promise<void> {
+    if (this.total <= this.maxBytes) return;
+    const byAge = [...this.entries].sort((a, b) => a[1].used - b[1].used);
+    for (const [key] of byAge) {
+      if (this.total <= this.maxBytes) break;
+      this.forget(key);
+    }
+  }
+
+  /** Bytes currently held. */
+  get size(): number {
+    return this.total;
+  }
+}

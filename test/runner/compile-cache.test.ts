@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { testRunner, type TestRunner } from '../helpers/runner.js';
+
+const goProgram = (word: string) => `package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("${word}") }\n`;
+
+describe('compile cache', () => {
+  let t: TestRunner;
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'runtools-builds-'));
+  beforeAll(async () => {
+    t = await testRunner({ compileCacheDir: cacheDir, compileCacheBytes: 64 * 1024 * 1024 });
+  });
+  afterAll(() => {
+    t.dispose();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it('reuses the build of an identical program and keeps the compiler output', async () => {
+    const code = 'fn main() { let unused = 1; println!("cached"); }\n';
+    const first = await t.run({ runtime: 'rust', code });
+    const second = await t.run({ runtime: 'rust', code, args: ['differs'] });
+    expect(first.stdout).toBe('cached\n');
+    expect(second.stdout).toBe('cached\n');
+    expect(first.compile!.stderr).toContain('unused variable');
+    expect(second.compile!.stderr).toBe(first.compile!.stderr);
+    expect(second.compile!.executionTime).toBeLessThan(first.compile!.executionTime);
+    expect(readdirSync(cacheDir).filter((n) => !n.startsWith('.'))).toHaveLength(1);
+  });
+
+  it('never serves one program the build of another', async () => {
+    const a = await t.run({ runtime: 'go', code: goProgram('alpha') });
+    const b = await t.run({ runtime: 'go', code: goProgram('beta') });
+    const helperChanged = await t.run({
+      runtime: 'go',
+      files: { 'main.go': 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println(word()) }\n', 'w.go': 'package main\n\nfunc word() string { return "one" }\n' },
+    });
+    const helperChangedAgain = await t.run({
+      runtime: 'go',
+      files: { 'main.go': 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println(word()) }\n', 'w.go': 'package main\n\nfunc word() string { return "two" }\n' },
+    });
+    expect([a.stdout, b.stdout, helperChanged.stdout, helperChangedAgain.stdout]).toEqual(['alpha\n', 'beta\n', 'one\n', 'two\n']);
+  });
+
+  it('does not cache failed builds', async () => {
+    const bad = 'package main\n\nfunc main() { nope() }\n';
+    const first = await t.run({ runtime: 'go', code: bad });
+    const second = await t.run({ runtime: 'go', code: bad });
+    expect(first.exitCode).not.toBe(0);
+    expect(second.stderr).toBe(first.stderr);
+  });
+
+  it('a program cannot alter the cached build another execution gets', async () => {
+    const code = 'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc main() {\n\texe, _ := os.Executable()\n\tos.Remove(exe)\n\terr := os.WriteFile(exe, []byte("#!/bin/sh\\necho pwned\\n"), 0o755)\n\tfmt.Println("original", err != nil)\n}\n';
+    const first = await t.run({ runtime: 'go', code });
+    const second = await t.run({ runtime: 'go', code });
+    expect(first.stdout).toBe('original true\n');
+    expect(second.stdout).toBe('original true\n');
+  });
+});
