@@ -15,8 +15,8 @@ export interface Cgroup {
   killAll(): void;
   /** True when the memory limit was hit (the kernel OOM-killed something). */
   oomKilled(): boolean;
-  /** Kills what is left and removes the group. */
-  destroy(): void;
+  /** Kills what is left and removes the group; resolves once it is gone (callers need not wait). */
+  destroy(): Promise<void>;
 }
 
 type Driver = { version: 1; memory: string; pids: string } | { version: 2; root: string };
@@ -93,15 +93,16 @@ function killDir(dir: string): void {
   }
 }
 
-function removeDir(dir: string): void {
-  for (let attempt = 0; attempt < 50; attempt++) {
+async function removeDir(dir: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
     killDir(dir);
     try {
       rmdirSync(dir);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      // The kernel is still tearing processes down; try again shortly without blocking the event loop.
+      await new Promise((r) => setTimeout(r, Math.min(50, 1 + attempt)));
     }
   }
 }
@@ -139,8 +140,8 @@ export function createCgroup(name: string, limits: CgroupLimits): Cgroup | null 
         return false;
       }
     },
-    destroy() {
-      for (const dir of dirs) removeDir(dir);
+    async destroy() {
+      await Promise.all(dirs.map(removeDir));
     },
   };
 }
