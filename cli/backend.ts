@@ -1,0 +1,73 @@
+import { executeRequestSchema, type ExecuteRequest, type ExecuteResult, type RuntimeInfo } from '../functions/contract.js';
+import { ConfigError, limitsOf, loadConfig } from '../functions/api/config.js';
+import { createRunner, RuntimeUnavailableError } from '../functions/runner/index.js';
+import { APIError, InvalidRequestError, Runtools, RuntoolsError } from '../sdk/index.js';
+import { CliFailure, UsageError } from './errors.js';
+
+/** Where the CLI runs code: a runtools API, or this machine's runner. */
+export interface Backend {
+  readonly kind: 'remote' | 'local';
+  execute(request: ExecuteRequest, signal: AbortSignal): Promise<ExecuteResult>;
+  runtimes(): Promise<RuntimeInfo[]>;
+}
+
+/** The API at RUNTOOLS_API_URL unless `local` is set or the variable is absent; then this machine. */
+export function chooseBackend(local: boolean, env: Record<string, string | undefined> = process.env): Backend {
+  const url = env.RUNTOOLS_API_URL?.trim();
+  return !local && url ? remoteBackend(url, env.RUNTOOLS_API_KEY?.trim() || null) : localBackend(env);
+}
+
+function remoteBackend(baseUrl: string, apiKey: string | null): Backend {
+  const client = new Runtools({ baseUrl, apiKey });
+  const translate = (error: unknown): never => {
+    if (error instanceof InvalidRequestError) throw new UsageError(describeInvalid(error.message, error.issues));
+    if (error instanceof APIError || error instanceof RuntoolsError) throw new CliFailure(error.message);
+    throw error;
+  };
+  return {
+    kind: 'remote',
+    execute: (request, signal) => client.execute(request, { signal }).catch(translate),
+    runtimes: () => client.runtimes().catch(translate),
+  };
+}
+
+function localBackend(env: Record<string, string | undefined>): Backend {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message, 'see the configuration variables in docs/api-cli.md');
+    throw error;
+  }
+  const runner = createRunner({
+    sandbox: config.sandbox,
+    outputLimitBytes: config.outputLimitBytes,
+    compileTimeoutMs: config.compileTimeoutMs,
+    limits: { memoryBytes: config.memoryMb * 1024 * 1024, pids: config.pidsMax },
+  }).catch((error: unknown) => {
+    throw new CliFailure(error instanceof Error ? error.message : String(error));
+  });
+  const schema = executeRequestSchema(limitsOf(config));
+  return {
+    kind: 'local',
+    async execute(request, signal) {
+      const parsed = schema.safeParse(request);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+        throw new UsageError(describeInvalid('invalid request', issues));
+      }
+      try {
+        return await (await runner).execute(parsed.data, { signal });
+      } catch (error) {
+        if (error instanceof RuntimeUnavailableError) throw new CliFailure(error.message);
+        throw error;
+      }
+    },
+    runtimes: async () => (await runner).runtimes(),
+  };
+}
+
+function describeInvalid(message: string, issues: { path: string; message: string }[] | undefined): string {
+  if (!issues?.length) return message;
+  return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+}

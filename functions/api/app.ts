@@ -1,0 +1,60 @@
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { DEFAULT_LIMITS, type Limits } from '../contract.js';
+import type { Dispatcher } from '../dispatch/types.js';
+import type { AppEnv } from './env.js';
+import { createLogger, type Logger } from './log.js';
+import { accessLog } from './middleware/access-log.js';
+import { requireTenant, type Authenticate } from './middleware/auth.js';
+import { errorHandler, notFound } from './middleware/errors.js';
+import { requestId } from './middleware/request-id.js';
+import { registerExecute } from './routes/execute.js';
+import { registerExecutions } from './routes/executions.js';
+import { registerMeta } from './routes/meta.js';
+import { registerRuntimes } from './routes/runtimes.js';
+import { createRouter } from './routes/shared.js';
+
+export interface AppDeps {
+  /** Where executions run (local, Lambda, Fargate). */
+  dispatcher: Dispatcher;
+  /** Resolves the caller's tenant, or null for 401 (see apiKeyAuthenticator; on API Gateway, the API key id). */
+  authenticate: Authenticate;
+  /** Request limits, the body limit included. @default DEFAULT_LIMITS */
+  limits?: Limits;
+  /** @default JSON lines on stdout/stderr */
+  log?: Logger;
+  /** Overrides how request ids are chosen (e.g. API Gateway's own id). */
+  requestId?: (c: Context<AppEnv>) => string;
+  /** Version shown in the OpenAPI document. */
+  version?: string;
+}
+
+/** Builds the runtools HTTP API around a dispatcher; hosts (Node server, Lambda) only wrap it. */
+export function createApp(deps: AppDeps) {
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const log = deps.log ?? createLogger();
+  const app = createRouter();
+
+  app.use('*', requestId(deps.requestId));
+  app.use('*', accessLog(log));
+  app.use('/v1/*', requireTenant(deps.authenticate));
+  app.use('/v1/execute', bodyLimit({ maxSize: limits.maxBodyBytes }));
+
+  registerExecute(app, { dispatcher: deps.dispatcher, limits });
+  registerExecutions(app, deps);
+  registerRuntimes(app, deps);
+  registerMeta(app, { version: deps.version ?? '0.1.0' });
+
+  app.notFound(notFound);
+  app.onError(errorHandler(log, limits.maxBodyBytes));
+  return app;
+}
+
+/** The app createApp builds. */
+export type RuntoolsApp = ReturnType<typeof createApp>;
+
+export type { AppEnv, AppVariables } from './env.js';
+export type { Logger, LogFields } from './log.js';
+export type { Authenticate } from './middleware/auth.js';
+export { apiKeyAuthenticator, presentedKey, tenantOfKey } from './middleware/auth.js';
+export { createLogger, silentLogger } from './log.js';

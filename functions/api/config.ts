@@ -1,0 +1,162 @@
+import { cpus } from 'node:os';
+import { z } from 'zod';
+import { DEFAULT_LIMITS, type Limits } from '../contract.js';
+
+/** Everything the local server can be configured with (see docs/api-cli.md for the variables). */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  apiKeys: string[];
+  sandbox: 'bwrap' | 'process';
+  maxTimeoutMs: number;
+  maxBodyBytes: number;
+  maxFiles: number;
+  maxStdinBytes: number;
+  concurrency: number;
+  queueSize: number;
+  /** Requests whose worst-case duration exceeds this run in the background (202); null: never. */
+  syncBudgetMs: number | null;
+  /** Expected compile time added to a compiled runtime's timeout when comparing with the budget. */
+  compileAllowanceMs: number;
+  outputLimitBytes: number;
+  compileTimeoutMs: number;
+  memoryMb: number;
+  pidsMax: number;
+  resultTtlMs: number;
+  maxStoredResults: number;
+  shutdownGraceMs: number;
+}
+
+/** A configuration value is unusable; the message names the variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+
+const EnvSchema = z.object({
+  HOST: optional(z.string().trim()),
+  PORT: optional(int(0, 65535)),
+  RUNTOOLS_API_KEYS: optional(z.string()),
+  RUNTOOLS_SANDBOX: optional(z.enum(['bwrap', 'process'], { message: 'must be bwrap or process' })),
+  RUNTOOLS_MAX_TIMEOUT_MS: optional(int(1)),
+  RUNTOOLS_MAX_BODY_BYTES: optional(int(1024)),
+  RUNTOOLS_MAX_FILES: optional(int(1)),
+  RUNTOOLS_MAX_STDIN_BYTES: optional(int(0)),
+  RUNTOOLS_CONCURRENCY: optional(int(1, 1024)),
+  RUNTOOLS_QUEUE_SIZE: optional(int(0)),
+  RUNTOOLS_SYNC_BUDGET_MS: optional(int(1)),
+  RUNTOOLS_COMPILE_ALLOWANCE_MS: optional(int(0)),
+  RUNTOOLS_OUTPUT_LIMIT_BYTES: optional(int(1024)),
+  RUNTOOLS_COMPILE_TIMEOUT_MS: optional(int(1000)),
+  RUNTOOLS_MEMORY_MB: optional(int(16)),
+  RUNTOOLS_PIDS_MAX: optional(int(8)),
+  RUNTOOLS_RESULT_TTL_MS: optional(int(1000)),
+  RUNTOOLS_MAX_STORED_RESULTS: optional(int(1)),
+  RUNTOOLS_SHUTDOWN_GRACE_MS: optional(int(0)),
+});
+
+/** The built-in defaults, before any environment variable. */
+export function defaultConfig(): ServerConfig {
+  return {
+    host: '127.0.0.1',
+    port: 8787,
+    apiKeys: [],
+    sandbox: 'bwrap',
+    maxTimeoutMs: DEFAULT_LIMITS.maxTimeoutMs,
+    maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes,
+    maxFiles: DEFAULT_LIMITS.maxFiles,
+    maxStdinBytes: DEFAULT_LIMITS.maxStdinBytes,
+    concurrency: Math.max(1, cpus().length),
+    queueSize: 100,
+    syncBudgetMs: null,
+    compileAllowanceMs: 10_000,
+    outputLimitBytes: 1024 * 1024,
+    compileTimeoutMs: 60_000,
+    memoryMb: 512,
+    pidsMax: 256,
+    resultTtlMs: 600_000,
+    maxStoredResults: 10_000,
+    shutdownGraceMs: 30_000,
+  };
+}
+
+/** Reads and validates the configuration from environment variables; throws ConfigError naming the bad one. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0]);
+    const value = env[name] ?? '';
+    throw new ConfigError(`invalid ${name}=${JSON.stringify(value.slice(0, 100))}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const d = defaultConfig();
+  return {
+    host: e.HOST || d.host,
+    port: e.PORT ?? d.port,
+    apiKeys: parseKeys(e.RUNTOOLS_API_KEYS),
+    sandbox: e.RUNTOOLS_SANDBOX ?? d.sandbox,
+    maxTimeoutMs: e.RUNTOOLS_MAX_TIMEOUT_MS ?? d.maxTimeoutMs,
+    maxBodyBytes: e.RUNTOOLS_MAX_BODY_BYTES ?? d.maxBodyBytes,
+    maxFiles: e.RUNTOOLS_MAX_FILES ?? d.maxFiles,
+    maxStdinBytes: e.RUNTOOLS_MAX_STDIN_BYTES ?? d.maxStdinBytes,
+    concurrency: e.RUNTOOLS_CONCURRENCY ?? d.concurrency,
+    queueSize: e.RUNTOOLS_QUEUE_SIZE ?? d.queueSize,
+    syncBudgetMs: e.RUNTOOLS_SYNC_BUDGET_MS ?? d.syncBudgetMs,
+    compileAllowanceMs: e.RUNTOOLS_COMPILE_ALLOWANCE_MS ?? d.compileAllowanceMs,
+    outputLimitBytes: e.RUNTOOLS_OUTPUT_LIMIT_BYTES ?? d.outputLimitBytes,
+    compileTimeoutMs: e.RUNTOOLS_COMPILE_TIMEOUT_MS ?? d.compileTimeoutMs,
+    memoryMb: e.RUNTOOLS_MEMORY_MB ?? d.memoryMb,
+    pidsMax: e.RUNTOOLS_PIDS_MAX ?? d.pidsMax,
+    resultTtlMs: e.RUNTOOLS_RESULT_TTL_MS ?? d.resultTtlMs,
+    maxStoredResults: e.RUNTOOLS_MAX_STORED_RESULTS ?? d.maxStoredResults,
+    shutdownGraceMs: e.RUNTOOLS_SHUTDOWN_GRACE_MS ?? d.shutdownGraceMs,
+  };
+}
+
+function parseKeys(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
+}
+
+/** The request limits a configuration implies (the default timeout never exceeds the maximum). */
+export function limitsOf(config: Pick<ServerConfig, 'maxTimeoutMs' | 'maxBodyBytes' | 'maxFiles' | 'maxStdinBytes'>): Limits {
+  return {
+    maxBodyBytes: config.maxBodyBytes,
+    maxFiles: config.maxFiles,
+    maxStdinBytes: config.maxStdinBytes,
+    maxTimeoutMs: config.maxTimeoutMs,
+    defaultTimeoutMs: Math.min(DEFAULT_LIMITS.defaultTimeoutMs, config.maxTimeoutMs),
+  };
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** Refuses a configuration that would expose code execution to the network without keys. */
+export function assertSafeBinding(config: Pick<ServerConfig, 'host' | 'apiKeys'>): void {
+  if (config.apiKeys.length === 0 && !isLoopback(config.host)) {
+    throw new ConfigError(
+      `refusing to listen on HOST=${config.host} without authentication: anyone who can reach it could run code here. ` +
+        'Set RUNTOOLS_API_KEYS=<key>[,<key>...] or bind to a loopback address (HOST=127.0.0.1).',
+    );
+  }
+}

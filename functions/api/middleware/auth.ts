@@ -1,0 +1,55 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../env.js';
+import { errorResponse } from '../errors.js';
+
+/** Resolves the caller's tenant, or null when the caller is not authenticated (→ 401). */
+export type Authenticate = (c: Context<AppEnv>) => string | null | Promise<string | null>;
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+/** The key a request presents: `x-api-key`, else `Authorization: Bearer`. */
+export function presentedKey(c: Context): string | undefined {
+  const header = c.req.header('x-api-key');
+  if (header) return header.trim();
+  const match = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
+  return match?.[1]?.trim();
+}
+
+/** The tenant a key stands for: a short hash, so keys never leave this function. */
+export function tenantOfKey(key: string): string {
+  return `key_${createHash('sha256').update(`runtools-tenant:${key}`).digest('hex').slice(0, 20)}`;
+}
+
+/**
+ * Authenticates against a fixed set of keys with a constant-time compare of their hashes.
+ * With no keys every caller is the tenant "anonymous" (the server allows that only on loopback).
+ */
+export function apiKeyAuthenticator(keys: readonly string[]): Authenticate {
+  if (keys.length === 0) return () => 'anonymous';
+  const expected = keys.map(digest);
+  return (c) => {
+    const key = presentedKey(c);
+    if (!key) return null;
+    const given = digest(key);
+    let match = false;
+    for (const candidate of expected) match = timingSafeEqual(candidate, given) || match;
+    return match ? tenantOfKey(key) : null;
+  };
+}
+
+/** Rejects unauthenticated requests with 401 and records the tenant for the routes. */
+export function requireTenant(authenticate: Authenticate): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const tenant = await authenticate(c);
+    if (!tenant) {
+      c.header('WWW-Authenticate', 'Bearer realm="runtools"');
+      const message = presentedKey(c)
+        ? 'the API key is not valid'
+        : 'missing API key: send it in the x-api-key header or as Authorization: Bearer <key>';
+      return errorResponse(c, 401, 'unauthorized', message);
+    }
+    c.set('tenant', tenant);
+    await next();
+  };
+}

@@ -1,0 +1,32 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import { z } from 'zod';
+import type { AppEnv } from '../env.js';
+
+const health = createRoute({
+  method: 'get',
+  path: '/health',
+  summary: 'Liveness',
+  tags: ['meta'],
+  responses: {
+    200: {
+      description: 'The server is up',
+      content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } },
+    },
+  },
+});
+
+const DESCRIPTION = [
+  'Run untrusted Python, Node.js, Bun, Deno, Go and Rust code in isolated, short-lived sandboxes.',
+  'Authenticate with `x-api-key: <key>` (or `Authorization: Bearer <key>`).',
+  "A program that fails is a 200 with its `exitCode`; errors use the `Error` body.",
+].join('\n\n');
+
+/** GET /health (no auth), GET /openapi.json (generated from the contract's schemas), GET /docs (reference page). */
+export function registerMeta(app: OpenAPIHono<AppEnv>, info: { version: string }): void {
+  app.openapi(health, (c) => c.json({ status: 'ok' as const }, 200));
+  app.openAPIRegistry.registerComponent('securitySchemes', 'ApiKeyAuth', { type: 'apiKey', in: 'header', name: 'x-api-key' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'BearerAuth', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'runtools API', version: info.version, description: DESCRIPTION } });
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'runtools API reference' }));
+}

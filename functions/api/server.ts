@@ -1,0 +1,142 @@
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import { LocalDispatcher } from '../dispatch/local.js';
+import { createRunner, type Runner } from '../runner/index.js';
+import { createApp, type RuntoolsApp } from './app.js';
+import { assertSafeBinding, ConfigError, defaultConfig, limitsOf, loadConfig, type ServerConfig } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { apiKeyAuthenticator } from './middleware/auth.js';
+
+export interface StartServerOptions {
+  /** Overrides on top of the defaults (not of the environment: pass loadConfig() for that). */
+  config?: Partial<ServerConfig>;
+  log?: Logger;
+  /** A ready runner (else one is created and its sandbox checked). */
+  runner?: Runner;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  config: ServerConfig;
+  app: RuntoolsApp;
+  dispatcher: LocalDispatcher;
+  /** Stops accepting connections, finishes in-flight executions (bounded by shutdownGraceMs), closes. */
+  close(): Promise<void>;
+}
+
+/** Starts the local API on config.host:config.port (port 0 picks a free one). */
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const config: ServerConfig = { ...defaultConfig(), ...options.config };
+  const log = options.log ?? createLogger();
+  assertSafeBinding(config);
+  if (config.sandbox === 'process') {
+    log.warn({ msg: 'RUNTOOLS_SANDBOX=process: executions run as plain processes with rlimits only, without namespaces; use bwrap for untrusted code' });
+  }
+  const runner =
+    options.runner ??
+    (await createRunner({
+      sandbox: config.sandbox,
+      outputLimitBytes: config.outputLimitBytes,
+      compileTimeoutMs: config.compileTimeoutMs,
+      limits: { memoryBytes: config.memoryMb * 1024 * 1024, pids: config.pidsMax },
+    }));
+  const dispatcher = new LocalDispatcher({
+    runner,
+    concurrency: config.concurrency,
+    queueSize: config.queueSize,
+    syncBudgetMs: config.syncBudgetMs,
+    compileAllowanceMs: config.compileAllowanceMs,
+    resultTtlMs: config.resultTtlMs,
+    maxStoredResults: config.maxStoredResults,
+    shutdownGraceMs: config.shutdownGraceMs,
+    onError: (error, id) =>
+      log.error({ msg: 'background execution failed', executionId: id, detail: error instanceof Error ? error.message : String(error) }),
+  });
+  const app = createApp({ dispatcher, authenticate: apiKeyAuthenticator(config.apiKeys), limits: limitsOf(config), log });
+  const server = await listen(app, config.host, config.port);
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost(config.host)}:${port}`,
+    port,
+    config,
+    app,
+    dispatcher,
+    close: () => (closing ??= shutdown(server, dispatcher)),
+  };
+}
+
+function listen(app: RuntoolsApp, hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname, port }, () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+async function shutdown(server: ServerType, dispatcher: LocalDispatcher): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  if ('closeIdleConnections' in server) server.closeIdleConnections();
+  await dispatcher.close();
+  if ('closeAllConnections' in server) setTimeout(() => server.closeAllConnections(), 1000).unref();
+  await closed;
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Runs the server the way `npm start` and `runtools serve` do: configuration from the environment,
+ * one log line on start, graceful shutdown on SIGTERM/SIGINT. Exits non-zero when it cannot start.
+ */
+export async function serveFromEnv(env: Record<string, string | undefined> = process.env, overrides: Partial<ServerConfig> = {}): Promise<void> {
+  const log = createLogger();
+  let running: RunningServer;
+  try {
+    const config = { ...loadConfig(env), ...overrides };
+    running = await startServer({ config, log });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`runtools: cannot start the server: ${message}\n`);
+    process.exit(error instanceof ConfigError ? 2 : 1);
+  }
+  const { config } = running;
+  log.info({
+    msg: 'listening',
+    url: running.url,
+    auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} API key(s)` : 'none (loopback only)',
+    sandbox: config.sandbox,
+    concurrency: config.concurrency,
+    queueSize: config.queueSize,
+    syncBudgetMs: config.syncBudgetMs,
+    docs: `${running.url}/docs`,
+  });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ msg: 'second signal: exiting without waiting', signal });
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ msg: 'shutting down', signal, graceMs: config.shutdownGraceMs });
+    running.close().then(
+      () => {
+        log.info({ msg: 'stopped' });
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ msg: 'shutdown failed', detail: error instanceof Error ? error.message : String(error) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) void serveFromEnv();

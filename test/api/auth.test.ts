@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiKeyAuthenticator, createApp, tenantOfKey } from '../../functions/api/app.js';
+import { assertSafeBinding, ConfigError } from '../../functions/api/config.js';
+import { startServer } from '../../functions/api/server.js';
+import { LocalDispatcher } from '../../functions/dispatch/local.js';
+import { recordingLogger, testRunner } from './helpers.js';
+
+const KEYS = ['key-alpha-0123456789', 'key-beta-9876543210'];
+let dispatcher: LocalDispatcher;
+let app: ReturnType<typeof createApp>;
+const log = recordingLogger();
+
+const execute = (headers: Record<string, string>, code = 'print(6 * 7)') =>
+  app.request('/v1/execute', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ runtime: 'python', code, stdin: 'top-secret-stdin' }),
+  });
+
+beforeAll(async () => {
+  dispatcher = new LocalDispatcher({ runner: await testRunner() });
+  app = createApp({ dispatcher, authenticate: apiKeyAuthenticator(KEYS), log });
+});
+afterAll(() => dispatcher.close());
+
+describe('with RUNTOOLS_API_KEYS', () => {
+  it('401s a request without a key, and says how to send one', async () => {
+    const res = await execute({});
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/Bearer/);
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('unauthorized');
+    expect(error.message).toMatch(/x-api-key/);
+  });
+
+  it('401s a wrong key on every /v1 route', async () => {
+    expect((await execute({ 'x-api-key': 'key-alpha-012345678' })).status).toBe(401);
+    expect((await execute({ authorization: 'Bearer nope' })).status).toBe(401);
+    expect((await app.request('/v1/runtimes', { headers: { 'x-api-key': 'wrong' } })).status).toBe(401);
+    expect((await app.request('/v1/executions/ex_x', { headers: { 'x-api-key': 'wrong' } })).status).toBe(401);
+  });
+
+  it('accepts each configured key in x-api-key or as a Bearer token', async () => {
+    const a = await execute({ 'x-api-key': KEYS[0]! });
+    expect(a.status).toBe(200);
+    expect(((await a.json()) as { stdout: string }).stdout).toBe('42\n');
+    expect((await execute({ authorization: `Bearer ${KEYS[1]}` })).status).toBe(200);
+  });
+
+  it('leaves /health, /openapi.json and /docs open', async () => {
+    expect((await app.request('/health')).status).toBe(200);
+    expect((await app.request('/openapi.json')).status).toBe(200);
+    expect((await app.request('/docs')).status).toBe(200);
+  });
+
+  it('never logs keys, code or stdin', async () => {
+    await execute({ 'x-api-key': KEYS[0]! }, 'print("code-marker-xyz")');
+    await execute({ 'x-api-key': 'wrong-key-marker' });
+    const text = JSON.stringify(log.lines);
+    for (const secret of [...KEYS, 'wrong-key-marker', 'code-marker-xyz', 'top-secret-stdin']) expect(text).not.toContain(secret);
+    expect(text).toContain(tenantOfKey(KEYS[0]!));
+  });
+
+  it('derives distinct tenants from distinct keys', () => {
+    expect(tenantOfKey(KEYS[0]!)).not.toBe(tenantOfKey(KEYS[1]!));
+    expect(tenantOfKey(KEYS[0]!)).toMatch(/^key_[0-9a-f]{20}$/);
+  });
+});
+
+describe('without keys', () => {
+  it('lets every caller in as "anonymous"', async () => {
+    const open = createApp({ dispatcher, authenticate: apiKeyAuthenticator([]), log });
+    expect((await open.request('/v1/runtimes')).status).toBe(200);
+  });
+
+  it('is allowed only on loopback addresses', () => {
+    for (const host of ['127.0.0.1', 'localhost', '::1', '127.1.2.3']) expect(() => assertSafeBinding({ host, apiKeys: [] })).not.toThrow();
+    for (const host of ['0.0.0.0', '::', '192.168.1.10']) {
+      expect(() => assertSafeBinding({ host, apiKeys: [] })).toThrow(ConfigError);
+      expect(() => assertSafeBinding({ host, apiKeys: ['k'] })).not.toThrow();
+    }
+  });
+
+  it('refuses to start the server on a public address', async () => {
+    await expect(startServer({ config: { host: '0.0.0.0', port: 0 }, runner: await testRunner() })).rejects.toThrow(/RUNTOOLS_API_KEYS/);
+  });
+});
