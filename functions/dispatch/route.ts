@@ -1,0 +1,135 @@
+/**
+ * The AWS route policy: short executions run synchronously (Lambda), long ones and runtimes
+ * configured for tasks run in the background (Fargate) and are answered 202.
+ */
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { RUNTIME_FACTS, RUNTIME_IDS, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
+import type { RuntimeId } from '../runner/runtimes/index.js';
+import { FargateDispatcher } from './fargate.js';
+import { LambdaDispatcher } from './lambda.js';
+import { exceedsSyncBudget } from './policy.js';
+import type { DispatchOutcome, Dispatcher, ExecutionContext } from './types.js';
+
+export interface RoutePolicy {
+  /** Longest synchronous execution (timeout plus compile allowance), ms. @default 25000 */
+  syncBudgetMs: number;
+  /** Added to `timeout` for compiled runtimes. @default 10000 */
+  compileAllowanceMs: number;
+  /** Runtimes that always run as tasks. @default none */
+  taskRuntimes: readonly RuntimeId[];
+}
+
+/** The policy the stack deploys unless configured otherwise (infra/config.ts). */
+export const DEFAULT_ROUTE_POLICY: RoutePolicy = { syncBudgetMs: 25_000, compileAllowanceMs: 10_000, taskRuntimes: [] };
+
+/** Where a request runs under the policy: `sync` (answered 200) or `task` (answered 202). */
+export function routeFor(request: Pick<ValidExecuteRequest, 'runtime' | 'timeout'>, policy: RoutePolicy = DEFAULT_ROUTE_POLICY): 'sync' | 'task' {
+  if (policy.taskRuntimes.includes(request.runtime)) return 'task';
+  return exceedsSyncBudget(request, policy) ? 'task' : 'sync';
+}
+
+/** GET /v1/runtimes for a deployment whose toolchains live in images: versions come from configuration. */
+export function staticRuntimes(versions: Partial<Record<RuntimeId, string>>, deployed: readonly RuntimeId[]): RuntimeInfo[] {
+  return RUNTIME_FACTS.map((facts) => ({
+    ...facts,
+    version: versions[facts.runtime] ?? null,
+    available: deployed.includes(facts.runtime),
+  }));
+}
+
+/** Sends each request to the synchronous or the task backend according to the policy. */
+export class RoutingDispatcher implements Dispatcher {
+  constructor(
+    private readonly backends: { sync: Dispatcher; task: Dispatcher },
+    private readonly policy: RoutePolicy = DEFAULT_ROUTE_POLICY,
+  ) {}
+
+  execute(request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
+    return this.backends[routeFor(request, this.policy)].execute(request, ctx);
+  }
+
+  /** Only tasks are looked up later. */
+  getExecution(id: string, tenant: string): Promise<Execution | null> {
+    return this.backends.task.getExecution(id, tenant);
+  }
+
+  runtimes(): Promise<RuntimeInfo[]> {
+    return this.backends.sync.runtimes();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.backends.sync.close?.(), this.backends.task.close?.()]);
+  }
+}
+
+const RuntimeMap = <T extends z.ZodType>(value: T) => z.partialRecord(z.enum(RUNTIME_IDS), value);
+
+/**
+ * What the stack tells the API function about the deployment (one JSON environment variable,
+ * `RUNTOOLS_DEPLOYMENT`): where each runtime's function and task are, and the route policy.
+ */
+export const AwsDeploymentSchema = z.object({
+  functions: RuntimeMap(z.string().min(1)),
+  tasks: RuntimeMap(z.object({ taskDefinition: z.string().min(1), containerName: z.string().min(1) })),
+  versions: RuntimeMap(z.string()),
+  cluster: z.string().min(1),
+  bucket: z.string().min(1),
+  subnets: z.array(z.string()),
+  securityGroups: z.array(z.string()),
+  assignPublicIp: z.boolean(),
+  tenantIsolation: z.boolean(),
+  syncBudgetMs: z.number().int().positive(),
+  compileAllowanceMs: z.number().int().min(0),
+  taskRuntimes: z.array(z.enum(RUNTIME_IDS)),
+  maxTimeoutMs: z.number().int().positive(),
+  /** Lifetime of a task's result upload URL, s. */
+  resultUrlSeconds: z.number().int().positive(),
+});
+export type AwsDeployment = z.infer<typeof AwsDeploymentSchema>;
+
+/** AWS SDK clients the AWS dispatchers use (endpoints are overridable for local emulators). */
+export interface AwsClients {
+  lambda: LambdaClient;
+  ecs: ECSClient;
+  s3: S3Client;
+}
+
+/** Clients with the settings the API function needs: no retries of invocations that may have run, a read timeout past the runners'. */
+export function defaultAwsClients(deployment: Pick<AwsDeployment, 'syncBudgetMs'>): AwsClients {
+  return {
+    lambda: new LambdaClient({ maxAttempts: 2, requestHandler: { requestTimeout: deployment.syncBudgetMs + 60_000, connectionTimeout: 5_000 } }),
+    ecs: new ECSClient({ maxAttempts: 3 }),
+    // WHEN_REQUIRED: otherwise presigned PUT URLs carry the checksum of an empty body and S3 rejects the upload.
+    s3: new S3Client({ maxAttempts: 3, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
+  };
+}
+
+/** The API's dispatcher on AWS: Lambda for what fits the synchronous budget, Fargate for the rest. */
+export function createAwsDispatcher(
+  deployment: AwsDeployment,
+  clients: AwsClients = defaultAwsClients(deployment),
+  log?: (entry: Record<string, unknown>) => void,
+): RoutingDispatcher {
+  const sync = new LambdaDispatcher({
+    log,
+    client: clients.lambda,
+    functions: deployment.functions,
+    versions: deployment.versions,
+    tenantIsolation: deployment.tenantIsolation,
+  });
+  const task = new FargateDispatcher({
+    log,
+    ecs: clients.ecs,
+    s3: clients.s3,
+    bucket: deployment.bucket,
+    cluster: deployment.cluster,
+    tasks: deployment.tasks,
+    network: { subnets: deployment.subnets, securityGroups: deployment.securityGroups, assignPublicIp: deployment.assignPublicIp },
+    versions: deployment.versions,
+    resultUrlSeconds: deployment.resultUrlSeconds,
+  });
+  return new RoutingDispatcher({ sync, task }, deployment);
+}

@@ -1,0 +1,203 @@
+/**
+ * The runner inside each runtime image on Lambda. Started as the image's entry point it is a
+ * custom runtime: it speaks the Lambda Runtime API itself (no runtime interface client), runs
+ * one execution per invocation with the `process` sandbox, and between invocations kills every
+ * process but itself and wipes its scratch space, because Lambda reuses warm environments.
+ *
+ * Event: `{ "request": ExecuteRequest }`. Response: the `ExecuteResult`. A toolchain that is
+ * missing answers an error of type `RuntimeUnavailableError`; anything else that is our fault
+ * is an error of type `RunnerError` with a message fit for logs, never for users.
+ */
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { executeRequestSchema, DEFAULT_LIMITS, type ExecuteResult } from '../contract.js';
+import { createRunner, createSandbox, RuntimeUnavailableError, type Runner } from './index.js';
+import { defaultWorkRoot } from './paths.js';
+import { EXECUTION_MARKER, sweep } from './sandbox/process.js';
+
+/** The most a runner accepts as `timeout`; the API enforces the deployment's real maximum. */
+const RUNNER_MAX_TIMEOUT_MS = 15 * 60_000;
+
+const EventSchema = z.object({
+  request: executeRequestSchema({ ...DEFAULT_LIMITS, maxTimeoutMs: RUNNER_MAX_TIMEOUT_MS, maxBodyBytes: Infinity }),
+});
+
+/** The invocation event the dispatcher sends. */
+export type RunnerEvent = z.input<typeof EventSchema>;
+
+/** Environment variables the runner keeps for itself; everything else (credentials, the Runtime API address) is dropped at start. */
+const KEPT_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|RUNTOOLS_[A-Z_]+|RUSTUP_HOME|CARGO_HOME|GOROOT)$/;
+
+/** An error whose type name reaches the caller (the Invoke response's errorType). */
+export class RunnerError extends Error {
+  constructor(message: string, readonly errorType = 'RunnerError') {
+    super(message);
+    this.name = errorType;
+  }
+}
+
+export interface RunnerHandlerOptions {
+  /** Engine to use. @default a process-mode runner that sweeps every leftover process */
+  runner?: Runner;
+  /**
+   * Directory emptied after every invocation: all a program could write to. On Lambda it is
+   * `/tmp`, the only writable place. @default RUNTOOLS_SCRATCH_ROOT, else /tmp
+   */
+  scratchRoot?: string;
+}
+
+/** Removes everything inside `dir` (not `dir` itself), including trees a program made unwritable. */
+async function emptyDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const name of await readdir(dir)) {
+    const p = path.join(dir, name);
+    try {
+      await rm(p, { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      await unlockTree(p);
+      await rm(p, { recursive: true, force: true, maxRetries: 2 });
+    }
+  }
+}
+
+async function unlockTree(p: string): Promise<void> {
+  await chmod(p, 0o700).catch(() => {});
+  const entries = await readdir(p, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory()) await unlockTree(path.join(p, e.name));
+}
+
+/** Kills every process except this one and its ancestors (the environment belongs to the runner). */
+function sweepEverything(): number {
+  return sweep(-1, `${EXECUTION_MARKER}=`, true);
+}
+
+/** The engine as the images run it: process sandbox that sweeps every leftover process, no shared build cache. */
+export function createEnvironmentRunner(): Promise<Runner> {
+  return createRunner({
+    sandbox: createSandbox('process', { sweepAll: true }),
+    workRoot: defaultWorkRoot(),
+    // Nothing may outlive an execution in a shared environment, builds included.
+    compileCacheBytes: 0,
+  });
+}
+
+/** Builds the invocation handler: validate, reset the environment, execute, reset again. */
+export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
+  const scratchRoot = options.scratchRoot ?? process.env.RUNTOOLS_SCRATCH_ROOT ?? '/tmp';
+  let runner: Promise<Runner> | undefined = options.runner ? Promise.resolve(options.runner) : undefined;
+  const getRunner = () => (runner ??= createEnvironmentRunner());
+
+  const reset = async () => {
+    sweepEverything();
+    await emptyDir(scratchRoot);
+  };
+
+  return async function handle(event: unknown, signal?: AbortSignal): Promise<ExecuteResult> {
+    const parsed = EventSchema.safeParse(event);
+    if (!parsed.success) {
+      throw new RunnerError(`invalid event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const engine = await getRunner();
+    await reset();
+    try {
+      return await engine.execute(parsed.data.request, { signal });
+    } catch (err) {
+      if (err instanceof RuntimeUnavailableError) throw new RunnerError(err.message, 'RuntimeUnavailableError');
+      throw err;
+    } finally {
+      await reset();
+    }
+  };
+}
+
+/** Drops every environment variable the runner does not need, so nothing it starts can inherit them. */
+export function scrubEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  for (const key of Object.keys(env)) if (!KEPT_ENV.test(key)) delete env[key];
+}
+
+interface RuntimeApi {
+  next(): Promise<{ requestId: string; deadlineMs: number; event: unknown }>;
+  respond(requestId: string, result: unknown): Promise<void>;
+  fail(requestId: string | null, err: unknown): Promise<void>;
+}
+
+function runtimeApi(address: string): RuntimeApi {
+  const base = `http://${address}/2018-06-01/runtime`;
+  const errorBody = (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    return { errorType: e.name || 'Error', errorMessage: e.message };
+  };
+  const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    await res.arrayBuffer();
+    if (!res.ok && res.status !== 413) throw new Error(`Runtime API ${url} answered ${res.status}`);
+  };
+  return {
+    async next() {
+      const res = await fetch(`${base}/invocation/next`);
+      if (!res.ok) throw new Error(`Runtime API next answered ${res.status}`);
+      const requestId = res.headers.get('lambda-runtime-aws-request-id') ?? '';
+      const deadlineMs = Number(res.headers.get('lambda-runtime-deadline-ms') ?? Date.now() + 60_000);
+      const text = await res.text();
+      let event: unknown;
+      try {
+        event = JSON.parse(text);
+      } catch {
+        event = undefined;
+      }
+      return { requestId, deadlineMs, event };
+    },
+    respond: (requestId, result) => post(`${base}/invocation/${requestId}/response`, result),
+    async fail(requestId, err) {
+      const body = errorBody(err);
+      const url = requestId === null ? `${base}/init/error` : `${base}/invocation/${requestId}/error`;
+      await post(url, body, { 'lambda-runtime-function-error-type': body.errorType });
+    },
+  };
+}
+
+/**
+ * The custom-runtime loop: reads the Runtime API address (`RUNTOOLS_RUNTIME_API`, set by the
+ * image's bootstrap, which re-executes us with a clean environment), scrubs what is left of the
+ * environment, then serves invocations one at a time until Lambda shuts the environment down.
+ */
+export async function serveRuntimeApi(
+  address = process.env.RUNTOOLS_RUNTIME_API ?? process.env.AWS_LAMBDA_RUNTIME_API,
+): Promise<never> {
+  if (!address) throw new Error('AWS_LAMBDA_RUNTIME_API is not set: this entry point runs inside Lambda');
+  scrubEnvironment();
+  delete process.env.RUNTOOLS_RUNTIME_API;
+  const api = runtimeApi(address);
+  let handle: ReturnType<typeof createRunnerHandler>;
+  try {
+    handle = createRunnerHandler({ runner: await createEnvironmentRunner() });
+  } catch (err) {
+    console.error(JSON.stringify({ level: 'error', msg: 'runner initialisation failed', error: (err as Error).message }));
+    await api.fail(null, new RunnerError('the runner could not start'));
+    process.exit(1);
+  }
+  for (;;) {
+    const { requestId, deadlineMs, event } = await api.next();
+    const abort = new AbortController();
+    // Leave time to clean up and answer before Lambda's own deadline.
+    const timer = setTimeout(() => abort.abort(), Math.max(0, deadlineMs - Date.now() - 1_500));
+    try {
+      const result = await handle(event, abort.signal);
+      await api.respond(requestId, result);
+    } catch (err) {
+      console.error(JSON.stringify({ level: 'error', requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+      await api.fail(requestId, err instanceof RunnerError ? err : new RunnerError('the runner failed'));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+// Entry check by file name: the task bundle inlines this module, so import.meta.url cannot tell them apart.
+if (process.argv[1] && /^lambda\.[cm]?[jt]s$/.test(path.basename(process.argv[1]))) {
+  serveRuntimeApi().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

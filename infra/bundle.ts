@@ -1,0 +1,46 @@
+/**
+ * Builds the runner bundle every runtime image copies in: the Lambda handler, the Fargate task
+ * entry and the Go cache warmer, each one self-contained ESM file for Node 22.
+ * Run by `npm run build:runner` and by `infra/app.ts` before every synth.
+ */
+import { buildSync } from 'esbuild';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where the bundle lands: inside the images' build context. */
+export const RUNNER_BUNDLE_DIR = path.join(ROOT, 'runtime-layers', 'dist');
+
+const ENTRIES = {
+  lambda: 'functions/runner/lambda.ts',
+  task: 'functions/runner/task.ts',
+  'warm-go-cache': 'scripts/warm-go-cache.ts',
+};
+
+/** Bundles the runner entries into `outDir` (default RUNNER_BUNDLE_DIR); returns the files written. */
+export function buildRunnerBundle(outDir = RUNNER_BUNDLE_DIR): string[] {
+  mkdirSync(outDir, { recursive: true });
+  const result = buildSync({
+    absWorkingDir: ROOT,
+    entryPoints: Object.entries(ENTRIES).map(([out, input]) => ({ in: input, out })),
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    minify: false,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __runtoolsRequire } from 'node:module'; const require = __runtoolsRequire(import.meta.url);" },
+    metafile: true,
+  });
+  return Object.keys(result.metafile.outputs).map((f) => path.resolve(ROOT, f));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const file of buildRunnerBundle()) console.error(`built ${path.relative(ROOT, file)}`);
+}

@@ -1,0 +1,155 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { UsagePlanSettings } from '../config.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface RuntoolsApiProps {
+  /** The API function's configuration, as environment variables (RUNTOOLS_DEPLOYMENT…). */
+  environment: Record<string, string>;
+  /** Usage plans by name (price tiers). */
+  usagePlans: Record<string, UsagePlanSettings>;
+  /** @default 1024 */
+  memoryMiB?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  logRetention?: logs.RetentionDays;
+  /** API Gateway integration timeout, s (above 29 needs a quota increase). @default 29 */
+  integrationTimeoutSeconds?: number;
+  /** Stage-wide throttling, requests per second. @default 200 (burst 400) */
+  stageRateLimit?: number;
+}
+
+const errorBody = (code: string, message: string) => ({
+  'application/json': JSON.stringify({ error: { code, message } }),
+});
+
+/**
+ * The public API: API Gateway (REST) in front of the Hono app on Lambda (Node 22, bundled with
+ * esbuild). Every route but `GET /health` requires an API key; usage plans carry the monthly
+ * quotas and throttling of each price tier; API Gateway's own errors use the API's error body.
+ */
+export class RuntoolsApi extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly api: apigw.RestApi;
+  readonly usagePlans: Record<string, apigw.UsagePlan> = {};
+
+  constructor(scope: Construct, id: string, props: RuntoolsApiProps) {
+    super(scope, id);
+    const logGroup = new logs.LogGroup(this, 'FunctionLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'runtools API: invokes runners, runs tasks, uses the results bucket',
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+    );
+    this.function = new NodejsFunction(this, 'Function', {
+      description: 'runtools API (Hono)',
+      entry: path.join(ROOT, 'functions/api/lambda.ts'),
+      handler: 'handler',
+      projectRoot: ROOT,
+      depsLockFilePath: path.join(ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.X86_64,
+      memorySize: props.memoryMiB ?? 1024,
+      // API Gateway stops waiting at its integration timeout; a moment more lets the function log and clean up.
+      timeout: Duration.seconds((props.integrationTimeoutSeconds ?? 29) + 6),
+      role: this.role,
+      logGroup,
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        // The pinned SDK (Lambda tenant ids) rather than the one the runtime happens to ship.
+        bundleAwsSDK: true,
+        banner: "import { createRequire as __runtoolsRequire } from 'node:module'; const require = __runtoolsRequire(import.meta.url);",
+      },
+    });
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const rate = props.stageRateLimit ?? 200;
+    const integration = new apigw.LambdaIntegration(this.function, {
+      proxy: true,
+      timeout: Duration.seconds(props.integrationTimeoutSeconds ?? 29),
+    });
+    this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: 'runtools',
+      description: 'runtools: run code in isolated sandboxes',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      apiKeySourceType: apigw.ApiKeySourceType.HEADER,
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: 'api',
+        throttlingRateLimit: rate,
+        throttlingBurstLimit: rate * 2,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
+          caller: false, httpMethod: true, ip: true, protocol: true, requestTime: true,
+          resourcePath: true, responseLength: true, status: true, user: false,
+        }),
+      },
+      defaultIntegration: integration,
+      defaultMethodOptions: { apiKeyRequired: true },
+    });
+    this.api.root.addMethod('ANY');
+    this.api.root.addProxy({ anyMethod: true });
+    this.api.root.addResource('health').addMethod('GET', integration, { apiKeyRequired: false });
+
+    const responses: Array<[string, apigw.ResponseType, string, string, string, Record<string, string>?]> = [
+      ['InvalidKey', apigw.ResponseType.INVALID_API_KEY, '401', 'unauthorized', 'missing or invalid API key: send it in the x-api-key header'],
+      ['Quota', apigw.ResponseType.QUOTA_EXCEEDED, '429', 'rate_limited', 'the monthly quota of this API key is used up', { 'Retry-After': "'3600'" }],
+      ['Throttled', apigw.ResponseType.THROTTLED, '429', 'rate_limited', 'too many requests; retry later', { 'Retry-After': "'1'" }],
+      ['TooLarge', apigw.ResponseType.REQUEST_TOO_LARGE, '413', 'payload_too_large', 'the request body is too large'],
+      ['NoRoute', apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', 'not_found', 'no such route'],
+      ['Timeout', apigw.ResponseType.INTEGRATION_TIMEOUT, '504', 'internal', 'the execution backend did not answer in time; retry later'],
+      ['Default5xx', apigw.ResponseType.DEFAULT_5XX, '500', 'internal', 'internal server error'],
+    ];
+    for (const [name, type, statusCode, code, message, headers] of responses) {
+      this.api.addGatewayResponse(name, {
+        type,
+        statusCode,
+        templates: errorBody(code, message),
+        responseHeaders: { 'Content-Type': "'application/json'", ...headers },
+      });
+    }
+
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'runtools pins the API function to Node.js 22, the version its code and dependencies are tested with; moving runtimes is a deliberate release step.',
+    });
+    const acknowledgements: Array<[string, string]> = [
+      ['AwsSolutions-APIG2', 'Every request is validated by the function with the same zod schemas that generate the OpenAPI document, so errors carry precise field paths (API Gateway request validation would answer with its own, less precise format).'],
+      ['AwsSolutions-APIG3', 'API keys, usage-plan quotas and throttling limit abuse; attach a WAF web ACL to the stage when a deployment needs IP-based rules.'],
+      ['AwsSolutions-APIG6', 'Execution logging requires an account-wide API Gateway CloudWatch role that this stack must not change; the stage writes access logs for every request and the function logs each request as JSON.'],
+      ['AwsSolutions-APIG4', 'Callers authenticate with API keys (one per customer, attached to a usage plan); the key id is the tenant. GET /health is deliberately public.'],
+      ['AwsSolutions-COG4', 'runtools authenticates customers with API Gateway API keys, not Cognito user pools (see AwsSolutions-APIG4).'],
+    ];
+    for (const [id, reason] of acknowledgements) Validations.of(this.api).acknowledge({ id, reason });
+
+    for (const [name, plan] of Object.entries(props.usagePlans)) {
+      this.usagePlans[name] = this.api.addUsagePlan(`Plan-${name}`, {
+        name: `runtools-${name}`,
+        description: `runtools ${name}: ${plan.quotaPerMonth} requests per month`,
+        quota: { limit: plan.quotaPerMonth, period: apigw.Period.MONTH },
+        throttle: { rateLimit: plan.rateLimit, burstLimit: plan.burstLimit },
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      });
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { RuntimeId } from '../../functions/contract.js';
+import type { RuntimeImage } from './runtime-image.js';
+
+export interface RunnerTaskProps {
+  runtime: RuntimeId;
+  image: RuntimeImage;
+  /** @default 1024 (1 vCPU) */
+  cpu?: number;
+  /** @default 2048 */
+  memoryMiB?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  logRetention?: logs.RetentionDays;
+}
+
+/** Name of the runner container in every task definition. */
+export const RUNNER_CONTAINER = 'runner';
+
+/**
+ * A runtime's Fargate task definition: the runtime's image started as `node task.mjs`, a
+ * read-only root filesystem with a private /tmp, and no task role at all (the container gets
+ * no AWS credentials; it talks to S3 only through the presigned URLs it is given).
+ * The execution role (used by the Fargate agent, never visible in the container) pulls the
+ * image and writes the logs.
+ */
+export class RunnerTask extends Construct {
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+
+  constructor(scope: Construct, id: string, props: RunnerTaskProps) {
+    super(scope, id);
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: props.cpu ?? 1024,
+      memoryLimitMiB: props.memoryMiB ?? 2048,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      volumes: [{ name: 'tmp' }],
+    });
+    // FargateTaskDefinition always makes a task role; runtools tasks must have none.
+    this.taskDefinition.node.tryRemoveChild('TaskRole');
+    (this.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition).addPropertyDeletionOverride('TaskRoleArn');
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.container = this.taskDefinition.addContainer(RUNNER_CONTAINER, {
+      containerName: RUNNER_CONTAINER,
+      image: ecs.ContainerImage.fromDockerImageAsset(props.image.asset),
+      entryPoint: ['/usr/local/bin/node'],
+      command: ['/opt/runtools/task.mjs'],
+      essential: true,
+      readonlyRootFilesystem: true,
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: props.runtime, logGroup }),
+    });
+    this.container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'The execution role (used by the Fargate agent, never visible inside the container) needs ecr:GetAuthorizationToken, which has no resource-level scoping; image pulls and log writes are scoped to this image repository and log group.',
+    });
+  }
+}

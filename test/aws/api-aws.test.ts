@@ -1,0 +1,223 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pidNamespacesAvailable } from './helpers/namespaces.js';
+
+// Without PID namespaces (unprivileged CI) these tests cannot run safely: see helpers/namespaces.ts.
+const NAMESPACES = pidNamespacesAvailable();
+import { Runtools } from '../../sdk/index.js';
+import { startLocalAws, type LocalAws } from './helpers/local-aws.js';
+
+let aws: LocalAws;
+
+const call = async (method: string, path: string, init: { key?: string; body?: unknown } = {}) => {
+  const res = await fetch(`${aws.apiUrl}${path}`, {
+    method,
+    headers: { ...(init.key ? { 'x-api-key': init.key } : {}), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+};
+
+const execute = (body: unknown, key = 'key-alice') => call('POST', '/v1/execute', { key, body });
+
+async function poll(id: string, key = 'key-alice', until: (status: string) => boolean = (s) => s === 'completed' || s === 'failed') {
+  const seen: string[] = [];
+  for (let i = 0; i < 600; i++) {
+    const res = await call('GET', `/v1/executions/${id}`, { key });
+    expect(res.status).toBe(200);
+    if (seen.at(-1) !== res.body.status) seen.push(res.body.status);
+    if (until(res.body.status)) return { execution: res.body, seen };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`execution ${id} never finished (saw ${seen.join(' → ')})`);
+}
+
+beforeAll(async () => {
+  if (!NAMESPACES) return;
+  aws = await startLocalAws({
+    extraFunctions: {
+      'runner-crashes': { command: [process.execPath, '-e', 'process.exit(3)'] },
+      'runner-hangs': { timeoutSeconds: 2, command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'] },
+      'runner-single': { concurrency: 1, tenantIsolation: true },
+    },
+  });
+});
+
+afterAll(async () => {
+  await aws?.stop();
+});
+
+describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lambda → runner Lambda / Fargate task)', () => {
+  it('GET /health needs no key; everything else does', async () => {
+    expect(await call('GET', '/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    const denied = await execute({ runtime: 'python', code: 'print(1)' }, 'wrong-key');
+    expect(denied.status).toBe(401);
+    expect(denied.body.error.code).toBe('unauthorized');
+  });
+
+  it('GET /v1/runtimes reports the deployed runtimes and their pinned versions', async () => {
+    const res = await call('GET', '/v1/runtimes', { key: 'key-alice' });
+    expect(res.status).toBe(200);
+    const python = res.body.runtimes.find((r: { runtime: string }) => r.runtime === 'python');
+    expect(python).toMatchObject({ available: true, version: '3.12.12', entrypoint: 'main.py' });
+    expect(res.body.runtimes).toHaveLength(6);
+  });
+
+  it('runs short executions on the runtime Lambda, with the API key id as tenant', async () => {
+    const res = await execute({ runtime: 'py', code: 'import sys\nprint(input()[::-1])\nsys.exit(3)', stdin: 'olleh\n', timeout: 10_000 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ stdout: 'hello\n', exitCode: 3, timedOut: false, runtime: 'python' });
+    const invocation = aws.lambda.invocations.at(-1)!;
+    expect(invocation).toMatchObject({ fn: 'runtools-python', tenant: 'kid-alice' });
+    expect(aws.ecs.runTaskRequests).toHaveLength(0);
+  });
+
+  it('the same requests as locally: files, args, env, timeouts, compiled runtimes', async () => {
+    const files = await execute({
+      runtime: 'python',
+      files: { 'main.py': 'import helper, os, sys\nprint(helper.greet(sys.argv[1]), os.environ["GREETING"])', 'helper.py': 'def greet(n):\n    return f"Hello, {n}!"' },
+      args: ['World'],
+      env: { GREETING: 'hi' },
+      timeout: 10_000,
+    });
+    expect(files.body).toMatchObject({ stdout: 'Hello, World! hi\n', exitCode: 0 });
+
+    const slow = await execute({ runtime: 'node', code: 'setTimeout(() => {}, 60000)', timeout: 500 });
+    expect(slow.status).toBe(200);
+    expect(slow.body).toMatchObject({ timedOut: true });
+
+    const go = await execute({ runtime: 'go', code: 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("Sum:", 15) }\n', timeout: 5_000 });
+    expect(go.status).toBe(200);
+    expect(go.body).toMatchObject({ stdout: 'Sum: 15\n', exitCode: 0, runtime: 'go' });
+    expect(go.body.compile.exitCode).toBe(0);
+
+    const bad = await execute({ runtime: 'python', code: 'print(1)', timeout: 10_000_000 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('invalid_request');
+  });
+
+  it('a long execution is answered 202, then polled to completed; only its tenant can read it', async () => {
+    aws.ecs.hold();
+    const res = await execute({ runtime: 'python', code: 'import time\ntime.sleep(0.5)\nprint("done late")' });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ status: 'queued' });
+    expect(res.headers.get('location')).toBe(`/v1/executions/${res.body.id}`);
+
+    expect((await call('GET', `/v1/executions/${res.body.id}`, { key: 'key-bob' })).status).toBe(404);
+    expect((await call('GET', `/v1/executions/${res.body.id}`, { key: 'key-alice' })).body).toEqual({ id: res.body.id, status: 'queued' });
+    aws.ecs.resume();
+
+    const { execution, seen } = await poll(res.body.id);
+    expect(execution).toMatchObject({ id: res.body.id, status: 'completed', result: { stdout: 'done late\n', exitCode: 0, runtime: 'python' } });
+    expect(seen).toContain('completed');
+
+    const run = aws.ecs.runTaskRequests.at(-1)!;
+    expect(run.launchType).toBe('FARGATE');
+    const env = run.overrides.containerOverrides[0].environment as Array<{ name: string; value: string }>;
+    expect(env.map((e) => e.name).sort()).toEqual(['RUNTOOLS_REQUEST_URL', 'RUNTOOLS_RESULT_URL']);
+    expect(JSON.stringify(run.overrides).length).toBeLessThan(8192);
+    const resultUrl = env.find((e) => e.name === 'RUNTOOLS_RESULT_URL')!.value;
+    expect(resultUrl).toMatch(/X-Amz-Signature=/);
+    expect(resultUrl).not.toMatch(/x-amz-checksum/i);
+    expect(resultUrl).toMatch(/if-none-match/);
+    expect(JSON.stringify(run)).not.toContain('time.sleep');
+  });
+
+  it('the SDK hides the 202: execute() polls and resolves with the result', async () => {
+    const rt = new Runtools({ apiKey: 'key-bob', baseUrl: aws.apiUrl });
+    const result = await rt.execute({ runtime: 'node', code: 'console.log(6 * 7)', timeout: 40_000 });
+    expect(result).toMatchObject({ stdout: '42\n', exitCode: 0, runtime: 'node' });
+  });
+
+  it('a task that dies is failed with its stop reason', async () => {
+    const res = await execute({ runtime: 'python', code: 'import time\ntime.sleep(60)', timeout: 120_000 });
+    expect(res.status).toBe(202);
+    const { execution: running } = await poll(res.body.id, 'key-alice', (s) => s === 'running');
+    expect(running.status).toBe('running');
+    const taskArn = [...aws.ecs.tasks.keys()].at(-1)!;
+    aws.ecs.crash(taskArn);
+    await aws.ecs.waitStopped(taskArn);
+    const { execution } = await poll(res.body.id);
+    expect(execution.status).toBe('failed');
+    expect(execution.error.code).toBe('internal');
+    expect(execution.error.message).toMatch(/OutOfMemoryError/);
+    expect(execution.error.message).toMatch(/exit code 137/);
+    expect(execution.result).toBeUndefined();
+  });
+
+  it('unknown execution ids are 404', async () => {
+    expect((await call('GET', '/v1/executions/AAAAAAAAAAAAAAAAAAAAAA', { key: 'key-alice' })).status).toBe(404);
+    expect((await call('GET', '/v1/executions/..%2F..%2Fetc', { key: 'key-alice' })).status).toBe(404);
+  });
+});
+
+describe.runIf(NAMESPACES)('runner failures become clean 5xx answers', () => {
+  it('a runner that crashes → 502 internal, no internals in the body', async () => {
+    const front = await aws.startApi({ ...aws.deployment, functions: { ...aws.deployment.functions, python: 'runner-crashes' } });
+    try {
+      const res = await fetch(`${front.url}/v1/execute`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json' },
+        body: JSON.stringify({ runtime: 'python', code: 'print(1)', timeout: 5_000 }),
+      });
+      expect(res.status).toBe(502);
+      const body = await res.json();
+      expect(body.error.code).toBe('internal');
+      expect(JSON.stringify(body)).not.toMatch(/Runtime\.ExitError|runner-crashes|lambda/i);
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('a runner that outlives its function timeout → 504 internal', async () => {
+    const front = await aws.startApi({ ...aws.deployment, functions: { ...aws.deployment.functions, python: 'runner-hangs' } });
+    try {
+      const res = await fetch(`${front.url}/v1/execute`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json' },
+        body: JSON.stringify({ runtime: 'python', code: 'print(1)', timeout: 5_000 }),
+      });
+      expect(res.status).toBe(504);
+      expect((await res.json()).error.code).toBe('internal');
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('Lambda throttling → 429 rate_limited with Retry-After', async () => {
+    const front = await aws.startApi({ ...aws.deployment, functions: { ...aws.deployment.functions, python: 'runner-single' } });
+    try {
+      const send = () =>
+        fetch(`${front.url}/v1/execute`, {
+          method: 'POST',
+          headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json' },
+          body: JSON.stringify({ runtime: 'python', code: 'import time\ntime.sleep(1.5)\nprint("ok")', timeout: 5_000 }),
+        });
+      const first = send();
+      await new Promise((r) => setTimeout(r, 300));
+      const second = await send();
+      expect(second.status).toBe(429);
+      expect(second.headers.get('retry-after')).toBe('2');
+      expect((await second.json()).error.code).toBe('rate_limited');
+      expect((await first).status).toBe(200);
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('a runtime that is not deployed → 503 runtime_unavailable', async () => {
+    const { rust: _rust, ...functions } = aws.deployment.functions;
+    const front = await aws.startApi({ ...aws.deployment, functions });
+    try {
+      const res = await fetch(`${front.url}/v1/execute`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json' },
+        body: JSON.stringify({ runtime: 'rust', code: 'fn main() {}', timeout: 1_000 }),
+      });
+      expect(res.status).toBe(503);
+      expect((await res.json()).error.code).toBe('runtime_unavailable');
+    } finally {
+      await front.close();
+    }
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * The AWS path on this machine: s3rver for S3, the Lambda and ECS emulators, real SDK clients
+ * pointed at them, and a small API Gateway front (API keys → key ids, proxy events) in front of
+ * functions/api/lambda.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { RUNTIME_IDS, type RuntimeId } from '../../../functions/contract.js';
+import type { AwsClients, AwsDeployment } from '../../../functions/dispatch/route.js';
+import { getRuntime } from '../../../functions/runner/runtimes/index.js';
+import { createLambdaHandler } from '../../../functions/api/lambda.js';
+import { silentLogger } from '../../../functions/api/app.js';
+import { EcsEmulator } from './ecs-emulator.js';
+import { LambdaEmulator, type EmulatedFunction } from './lambda-emulator.js';
+
+const TOOL_ENV: Record<RuntimeId, string> = {
+  python: 'RUNTOOLS_PYTHON',
+  node: 'RUNTOOLS_NODE',
+  bun: 'RUNTOOLS_BUN',
+  deno: 'RUNTOOLS_DENO',
+  go: 'RUNTOOLS_GO',
+  rust: 'RUNTOOLS_RUSTC',
+};
+
+/** Where this machine's toolchains are, as the images' environment would say. */
+export async function toolchainEnv(): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  for (const id of RUNTIME_IDS) {
+    const tool = await getRuntime(id).locate();
+    if (tool) env[TOOL_ENV[id]] = tool.bin;
+  }
+  for (const name of ['RUNTOOLS_GO_CACHE', 'RUSTUP_HOME']) if (process.env[name]) env[name] = process.env[name]!;
+  return env;
+}
+
+const fakeCredentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
+
+/** A static API key → key id table, like API Gateway's keys attached to a usage plan. */
+export const API_KEYS: Record<string, string> = { 'key-alice': 'kid-alice', 'key-bob': 'kid-bob' };
+
+export interface LocalAws {
+  lambda: LambdaEmulator;
+  ecs: EcsEmulator;
+  clients: AwsClients;
+  deployment: AwsDeployment;
+  /** Base URL of the API Gateway front. */
+  apiUrl: string;
+  /** A second front with another deployment (e.g. a broken runner function). */
+  startApi(deployment: AwsDeployment): Promise<{ url: string; close(): Promise<void> }>;
+  stop(): Promise<void>;
+}
+
+export interface LocalAwsOptions {
+  /** Extra functions the Lambda emulator knows, by name. */
+  extraFunctions?: Record<string, EmulatedFunction>;
+  /** Environment of every runner environment (on top of the toolchains). */
+  runnerEnv?: Record<string, string>;
+  syncBudgetMs?: number;
+}
+
+/** Starts S3, Lambda, ECS and the API front on loopback ports. */
+export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
+  const tools = await toolchainEnv();
+  const s3Dir = mkdtempSync(path.join(os.tmpdir(), 'runtools-s3-'));
+  const s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir, configureBuckets: [{ name: 'runtools-results', configs: [] }] });
+  const s3Address = (await s3rver.run()) as AddressInfo;
+
+  const functions: Record<string, EmulatedFunction> = {};
+  const tasks: AwsDeployment['tasks'] = {};
+  const taskDefs: Record<string, { containerName: string }> = {};
+  for (const id of RUNTIME_IDS) {
+    functions[`runtools-${id}`] = { tenantIsolation: true, env: options.runnerEnv, concurrency: 4 };
+    const arn = `arn:aws:ecs:eu-west-1:123456789012:task-definition/runtools-${id}:1`;
+    tasks[id] = { taskDefinition: arn, containerName: 'runner' };
+    taskDefs[arn] = { containerName: 'runner' };
+  }
+  const lambda = await new LambdaEmulator({ ...functions, ...options.extraFunctions }, tools).start();
+  const ecs = await new EcsEmulator('runtools', taskDefs, tools).start();
+
+  const common = { region: 'eu-west-1', credentials: fakeCredentials };
+  const clients: AwsClients = {
+    lambda: new LambdaClient({ ...common, endpoint: lambda.endpoint, maxAttempts: 1 }),
+    ecs: new ECSClient({ ...common, endpoint: ecs.endpoint, maxAttempts: 1 }),
+    s3: new S3Client({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      endpoint: `http://127.0.0.1:${s3Address.port}`,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+  };
+  const deployment: AwsDeployment = {
+    functions: Object.fromEntries(RUNTIME_IDS.map((id) => [id, `runtools-${id}`])),
+    tasks,
+    versions: { python: '3.12.12', node: '22.21.1', bun: '1.4.5', deno: '2.9.6', go: '1.23.12', rust: '1.80.1' },
+    cluster: 'runtools',
+    bucket: 'runtools-results',
+    subnets: ['subnet-local'],
+    securityGroups: ['sg-local'],
+    assignPublicIp: false,
+    tenantIsolation: true,
+    syncBudgetMs: options.syncBudgetMs ?? 25_000,
+    compileAllowanceMs: 10_000,
+    taskRuntimes: [],
+    maxTimeoutMs: 300_000,
+    resultUrlSeconds: 3600,
+  };
+
+  const fronts: Array<{ close(): Promise<void> }> = [];
+  const startApi = async (d: AwsDeployment) => {
+    const front = await startApiGateway(createLambdaHandler({ deployment: d, clients, log: silentLogger }));
+    fronts.push(front);
+    return front;
+  };
+  const main = await startApi(deployment);
+
+  return {
+    lambda,
+    ecs,
+    clients,
+    deployment,
+    apiUrl: main.url,
+    startApi,
+    async stop() {
+      await Promise.all(fronts.map((f) => f.close()));
+      await Promise.all([lambda.stop(), ecs.stop()]);
+      await s3rver.close();
+      for (const c of Object.values(clients)) c.destroy();
+      rmSync(s3Dir, { recursive: true, force: true });
+    },
+  };
+}
+
+type ProxyHandler = ReturnType<typeof createLambdaHandler>;
+
+/**
+ * API Gateway's part, as the stack configures it: every route but GET /health needs a known
+ * `x-api-key` (else the 401 gateway response); the function gets a REST proxy event whose
+ * `requestContext.identity.apiKeyId` is the key's id.
+ */
+export async function startApiGateway(handler: ProxyHandler): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const key = req.headers['x-api-key'] as string | undefined;
+    const keyId = key ? API_KEYS[key] : undefined;
+    const isHealth = url.pathname === '/health' && req.method === 'GET';
+    if (!isHealth && !keyId) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'missing or invalid API key: send it in the x-api-key header' } }));
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+    const query = Object.fromEntries(url.searchParams);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const event = {
+      resource: isHealth ? '/health' : '/{proxy+}',
+      path: url.pathname,
+      httpMethod: req.method ?? 'GET',
+      headers,
+      multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      queryStringParameters: Object.keys(query).length ? query : null,
+      multiValueQueryStringParameters: null,
+      pathParameters: isHealth ? null : { proxy: url.pathname.slice(1) },
+      stageVariables: null,
+      requestContext: {
+        accountId: '123456789012',
+        apiId: 'local',
+        stage: 'api',
+        requestId: randomUUID(),
+        httpMethod: req.method ?? 'GET',
+        path: `/api${url.pathname}`,
+        resourcePath: isHealth ? '/health' : '/{proxy+}',
+        protocol: 'HTTP/1.1',
+        requestTimeEpoch: Date.now(),
+        identity: { apiKeyId: keyId ?? null, apiKey: key ?? null, sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? null },
+      },
+      body: body.length ? body : null,
+      isBase64Encoded: false,
+    };
+    try {
+      const out = (await handler(event as never)) as { statusCode: number; headers?: Record<string, string>; multiValueHeaders?: Record<string, string[]>; body: string; isBase64Encoded?: boolean };
+      const outHeaders: Record<string, string | string[]> = { ...out.headers };
+      for (const [k, v] of Object.entries(out.multiValueHeaders ?? {})) outHeaders[k] = v;
+      res.writeHead(out.statusCode, outHeaders);
+      res.end(out.isBase64Encoded ? Buffer.from(out.body, 'base64') : out.body);
+    } catch {
+      res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Internal server error' }));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,50 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { validate, ValidationSeverity } from 'dockerfile-utils';
+import { describe, expect, it } from 'vitest';
+import { RUNTIME_IDS } from '../../functions/contract.js';
+import { runtimeVersion } from '../../infra/constructs/runtime-image.js';
+
+const LAYERS = path.resolve(import.meta.dirname, '../../runtime-layers');
+
+describe('runtime images', () => {
+  it.each(RUNTIME_IDS)('%s: Dockerfile lints with zero errors and zero warnings', (runtime) => {
+    const text = readFileSync(path.join(LAYERS, runtime, 'Dockerfile'), 'utf8');
+    const problems = validate(text, {});
+    expect(problems.map((p) => `${p.range.start.line + 1}: ${p.message}`)).toEqual([]);
+    expect(problems.filter((p) => p.severity === ValidationSeverity.ERROR)).toHaveLength(0);
+  });
+
+  it.each(RUNTIME_IDS)('%s: every base image is pinned to an exact version', (runtime) => {
+    const text = readFileSync(path.join(LAYERS, runtime, 'Dockerfile'), 'utf8');
+    const args = Object.fromEntries([...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!.replace(/\$\{(\w+)\}/g, (_, n: string) => args[n] ?? '?'));
+    expect(froms.length).toBeGreaterThan(0);
+    for (const image of froms) {
+      expect(image, image).not.toMatch(/:latest\b|\?/);
+      expect(image, image).toMatch(/:(bin-)?\d+\.\d+\.\d+/);
+    }
+    expect(runtimeVersion(runtime)).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('the promised toolchain versions', () => {
+    expect(runtimeVersion('python')).toMatch(/^3\.12\./);
+    expect(runtimeVersion('node')).toMatch(/^22\./);
+    expect(runtimeVersion('go')).toMatch(/^1\.23\./);
+    expect(runtimeVersion('rust')).toMatch(/^1\.80\./);
+    expect(readFileSync(path.join(LAYERS, 'python/Dockerfile'), 'utf8')).toMatch(/numpy==\d+\.\d+\.\d+/);
+  });
+
+  it('the Go image pre-warms its build cache and every image ships the runner bundle and bootstrap', () => {
+    expect(readFileSync(path.join(LAYERS, 'go/Dockerfile'), 'utf8')).toMatch(/RUN .*warm-go-cache\.mjs/);
+    for (const runtime of RUNTIME_IDS) {
+      const text = readFileSync(path.join(LAYERS, runtime, 'Dockerfile'), 'utf8');
+      expect(text).toContain('COPY dist/lambda.mjs dist/task.mjs /opt/runtools/');
+      expect(text).toMatch(/RUNTOOLS_WORK_ROOT=\/tmp\//);
+      expect(text).toMatch(/HOME=\/tmp/);
+    }
+    const bootstrap = path.join(LAYERS, 'bootstrap.sh');
+    expect(existsSync(bootstrap)).toBe(true);
+    expect(statSync(bootstrap).mode & 0o111).not.toBe(0);
+  });
+});
