@@ -19,7 +19,15 @@ export interface Cgroup {
   destroy(): Promise<void>;
 }
 
-type Driver = { version: 1; memory: string; pids: string } | { version: 2; root: string };
+/**
+ * v1: one group per controller. `cpu` (when mounted) puts all of an execution's processes in one
+ * scheduling group, so a fork bomb of spinning processes competes for CPU like a single task
+ * instead of starving the server; `freezer` (when mounted) lets killAll stop a fork bomb before
+ * killing it, so it cannot fork faster than it is killed.
+ */
+type Driver =
+  | { version: 1; memory: string; pids: string; cpu: string | null; freezer: string | null }
+  | { version: 2; root: string };
 
 const V1 = '/sys/fs/cgroup';
 let driver: Driver | null | undefined;
@@ -43,6 +51,9 @@ function probeV2(): Driver | null {
     mkdirSync(root, { recursive: true });
     tryWrite(`${mount}/cgroup.subtree_control`, '+memory +pids');
     tryWrite(`${root}/cgroup.subtree_control`, '+memory +pids');
+    // Optional: one scheduling group per execution (see Driver).
+    tryWrite(`${mount}/cgroup.subtree_control`, '+cpu');
+    tryWrite(`${root}/cgroup.subtree_control`, '+cpu');
     const enabled = readFileSync(`${root}/cgroup.subtree_control`, 'utf8');
     return enabled.includes('memory') && enabled.includes('pids') ? { version: 2, root } : null;
   } catch {
@@ -57,7 +68,18 @@ function probeV1(): Driver | null {
   try {
     mkdirSync(memory, { recursive: true });
     mkdirSync(pids, { recursive: true });
-    return { version: 1, memory, pids };
+    return { version: 1, memory, pids, cpu: optionalV1('cpu'), freezer: optionalV1('freezer') };
+  } catch {
+    return null;
+  }
+}
+
+function optionalV1(controller: string): string | null {
+  if (!existsSync(`${V1}/${controller}/cgroup.procs`)) return null;
+  const dir = `${V1}/${controller}/runtools`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    return dir;
   } catch {
     return null;
   }
@@ -77,25 +99,32 @@ function procs(dir: string): number[] {
   }
 }
 
-function killDir(dir: string): void {
-  // v2 has an atomic kill; v1 needs a loop because a fork bomb can race the reader.
-  if (tryWrite(`${dir}/cgroup.kill`, '1')) return;
-  for (let round = 0; round < 100; round++) {
-    const pids = procs(dir);
-    if (pids.length === 0) return;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
+function killListed(dir: string): boolean {
+  const pids = procs(dir);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
     }
   }
+  return pids.length > 0;
 }
 
-async function removeDir(dir: string): Promise<void> {
+function killDir(dir: string, freezer?: string): void {
+  // v2 has an atomic kill; v1 needs a loop because a fork bomb can race the reader.
+  if (tryWrite(`${dir}/cgroup.kill`, '1')) return;
+  // Frozen processes cannot fork: kill every one of them, then thaw so the kills land.
+  if (freezer && tryWrite(`${freezer}/freezer.state`, 'FROZEN')) {
+    killListed(freezer);
+    tryWrite(`${freezer}/freezer.state`, 'THAWED');
+  }
+  for (let round = 0; round < 100; round++) if (!killListed(dir)) return;
+}
+
+async function removeDir(dir: string, freezer?: string): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    killDir(dir);
+    killDir(dir, freezer);
     try {
       rmdirSync(dir);
       return;
@@ -114,6 +143,18 @@ export function createCgroup(name: string, limits: CgroupLimits): Cgroup | null 
   const d = driver;
   const dirs = d.version === 2 ? [path.join(d.root, name)] : [path.join(d.memory, name), path.join(d.pids, name)];
   for (const dir of dirs) mkdirSync(dir);
+  // v1's optional groups (cpu, freezer): used when they can be created.
+  const extra: string[] = [];
+  for (const parent of d.version === 1 ? [d.cpu, d.freezer] : []) {
+    if (!parent) continue;
+    try {
+      mkdirSync(path.join(parent, name));
+      extra.push(path.join(parent, name));
+    } catch {
+      /* run without it */
+    }
+  }
+  const freezer = d.version === 1 && d.freezer ? extra.find((dir) => dir.startsWith(`${d.freezer}/`)) : undefined;
   if (d.version === 2) {
     const dir = dirs[0]!;
     writeFileSync(`${dir}/memory.max`, String(limits.memoryBytes));
@@ -126,10 +167,10 @@ export function createCgroup(name: string, limits: CgroupLimits): Cgroup | null 
   }
   return {
     join(pid) {
-      for (const dir of dirs) writeFileSync(`${dir}/cgroup.procs`, String(pid));
+      for (const dir of [...extra, ...dirs]) writeFileSync(`${dir}/cgroup.procs`, String(pid));
     },
     killAll() {
-      for (const dir of dirs) killDir(dir);
+      for (const dir of dirs) killDir(dir, freezer);
     },
     oomKilled() {
       try {
@@ -141,7 +182,8 @@ export function createCgroup(name: string, limits: CgroupLimits): Cgroup | null 
       }
     },
     async destroy() {
-      await Promise.all(dirs.map(removeDir));
+      await Promise.all(dirs.map((dir) => removeDir(dir, freezer)));
+      await Promise.all(extra.map((dir) => removeDir(dir, freezer)));
     },
   };
 }

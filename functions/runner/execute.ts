@@ -16,7 +16,7 @@ import { getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
 import { baseEnv, type ResourceLimits, type Sandbox, type SandboxView } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
-import { createWorkspace, removeWorkspace, writeFiles, type Workspace } from './workspace.js';
+import { writeFiles, type Workspace } from './workspace.js';
 
 const execFileAsync = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -114,6 +114,25 @@ export class Runner {
     return found;
   }
 
+  /**
+   * Keeps `size` sandboxes prepared ahead of requests (bwrap), exposing every installed toolchain.
+   * Each is used for exactly one execution, then destroyed; the pool refills in the background.
+   */
+  async warm(size: number): Promise<void> {
+    if (!this.sandbox.warm || size <= 0) return;
+    const tools = [];
+    for (const rt of RUNTIMES) {
+      const found = await this.locate(rt.id);
+      if (found) tools.push({ runtime: rt.id, tool: found.tool });
+    }
+    this.sandbox.warm({ size, workRoot: this.workRoot, tools, limits: this.runLimits });
+  }
+
+  /** Stops prepared sandboxes (executions in flight finish on their own). */
+  async close(): Promise<void> {
+    await this.sandbox.close?.();
+  }
+
   /** Every runtime with its version and availability on this host. */
   async runtimes(): Promise<RuntimeInfo[]> {
     return Promise.all(
@@ -141,7 +160,7 @@ export class Runner {
     }
 
     const started = performance.now();
-    const ws = await createWorkspace(this.workRoot);
+    const ws = await this.sandbox.workspace(this.workRoot);
     try {
       await writeFiles(ws.dirs.work, files);
       const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
@@ -205,7 +224,7 @@ export class Runner {
         version: found.version,
       };
     } finally {
-      await removeWorkspace(ws);
+      await this.sandbox.release(ws);
     }
   }
 

@@ -14,11 +14,19 @@ export function createSandbox(kind: SandboxKind, options: ProcessSandboxOptions 
  * A runner whose sandbox has been checked: throws with a how-to-fix message when the sandbox
  * cannot work here (the local server then refuses to run code).
  */
-export async function createRunner(options: Omit<RunnerOptions, 'sandbox'> & { sandbox?: SandboxKind | Sandbox } = {}): Promise<Runner> {
+export async function createRunner(
+  options: Omit<RunnerOptions, 'sandbox'> & {
+    sandbox?: SandboxKind | Sandbox;
+    /** Sandboxes kept prepared ahead of requests (bwrap only). @default 0 */
+    poolSize?: number;
+  } = {},
+): Promise<Runner> {
   const sandbox =
     typeof options.sandbox === 'object' ? options.sandbox : createSandbox(options.sandbox ?? 'bwrap');
   await sandbox.check();
-  return new Runner({ ...options, sandbox });
+  const runner = new Runner({ ...options, sandbox });
+  await runner.warm(options.poolSize ?? 0);
+  return runner;
 }
 
 export { Runner, RuntimeUnavailableError, DEFAULT_RUN_LIMITS, DEFAULT_COMPILE_LIMITS } from './execute.js';

@@ -23,6 +23,8 @@ export interface SuperviseOptions {
   outputLimitBytes: number;
   /** Extra stdio slots (fd 3…) the sandbox needs, e.g. bwrap's block and info pipes. */
   extraFds?: number;
+  /** A process started ahead of time and waiting for `onSpawn` to release it (instead of spawning argv). */
+  child?: ChildProcess;
   /** Called once the process exists; user code must not start before it resolves. */
   onSpawn?(child: ChildProcess): Promise<void>;
   /** Kills everything the process started (group, cgroup, namespace). Safe to call twice. */
@@ -54,7 +56,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     for (let i = 0; i < (opts.extraFds ?? 0); i++) stdio.push('pipe');
     let child: ChildProcess;
     try {
-      child = spawn(opts.argv[0]!, opts.argv.slice(1), {
+      child = opts.child ?? spawn(opts.argv[0]!, opts.argv.slice(1), {
         env: opts.env,
         cwd: opts.cwd,
         stdio,

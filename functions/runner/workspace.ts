@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { ExecDirs } from './sandbox/types.js';
 
 /** A fresh, private directory tree for one execution. */
@@ -41,15 +43,33 @@ async function restorePermissions(dir: string): Promise<void> {
   for (const e of entries) if (e.isDirectory()) await restorePermissions(path.join(dir, e.name));
 }
 
+const execFileAsync = promisify(execFile);
+
 /**
- * Removes the workspace. `rm` never follows symlinks, so links the program planted to host
+ * Removes a tree with coreutils: it walks with openat, so trees deeper than PATH_MAX (a program
+ * can build them with relative paths) go too; it never follows symlinks nor leaves the filesystem.
+ */
+async function removeDeep(dir: string): Promise<void> {
+  const env = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
+  if (process.getuid?.() !== 0) await execFileAsync('chmod', ['-R', 'u+rwx', '--', dir], { env }).catch(() => {});
+  await execFileAsync('rm', ['-rf', '--one-file-system', '--', dir], { env });
+}
+
+/**
+ * Removes the workspace. Nothing here follows symlinks, so links the program planted to host
  * files are unlinked, not their targets.
  */
 export async function removeWorkspace(ws: Workspace): Promise<void> {
   try {
     await rm(ws.root, { recursive: true, force: true, maxRetries: 3 });
+    return;
   } catch {
-    await restorePermissions(ws.root);
+    /* unwritable folders or a tree too deep for paths: below */
+  }
+  await restorePermissions(ws.root);
+  try {
     await rm(ws.root, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    await removeDeep(ws.root);
   }
 }

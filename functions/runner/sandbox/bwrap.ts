@@ -1,5 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,7 +7,10 @@ import { firstExecutable, which } from '../runtimes/locate.js';
 import type { Toolchain } from '../runtimes/types.js';
 import { supervise, type ProcessOutcome } from '../supervise.js';
 import { withRlimits } from './rlimits.js';
-import type { ExecDirs, Sandbox, SandboxSpawn, SandboxView } from './types.js';
+import type { Writable } from 'node:stream';
+import { createWorkspace, removeWorkspace, type Workspace } from '../workspace.js';
+import { launcherPath, launchSpec } from './launcher.js';
+import type { ExecDirs, ResourceLimits, Sandbox, SandboxSpawn, SandboxView, WarmOptions } from './types.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -16,6 +18,19 @@ const WORK = '/work';
 const OUT = '/out';
 const TMP = '/tmp';
 const TOOLS = '/opt/runtools';
+const LAUNCHER = '/opt/runtools/.launch';
+/** The descriptor a prepared sandbox's launcher reads its program from. */
+const SPEC_FD = 5;
+
+const NAMESPACES = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'runtools', '--clearenv'];
+
+/**
+ * Started by root, bwrap leaves the program every capability inside its user namespace: enough
+ * to remount the read-only binds (/usr, the toolchains, /out, the Go cache) read-write and write
+ * through to the host. Drop them all, and forbid nested user namespaces, which would hand the
+ * program a fresh set of capabilities and the kernel surface that comes with them.
+ */
+const PRIVILEGES = ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL'];
 
 /** Host paths of /etc the toolchains need (dynamic linker cache, `cc` alternatives, time zone). */
 const ETC = ['/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/alternatives', '/etc/localtime'];
@@ -81,33 +96,69 @@ export class BwrapSandbox implements Sandbox {
   }
 
   private namespaceArgs(): string[] {
-    return ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'runtools', '--clearenv'];
+    return [...NAMESPACES, ...PRIVILEGES];
+  }
+
+  /** bwrap arguments shared by fresh and prepared sandboxes: namespaces, mounts, working dir. */
+  private sandboxArgs(o: {
+    limits: ResourceLimits;
+    tools: ReadonlyArray<{ runtime: string; tool: Toolchain }>;
+    readOnlyPaths: readonly string[];
+    dirs: ExecDirs;
+    writableOut: boolean;
+    cwd: string;
+  }): string[] {
+    const args = [...this.namespaceArgs(), ...this.rootArgs];
+    args.push('--proc', '/proc', '--dev', '/dev');
+    args.push('--size', String(o.limits.tmpBytes), '--tmpfs', TMP);
+    args.push('--size', String(o.limits.tmpBytes), '--tmpfs', '/dev/shm');
+    // The sandbox's uid 0 is the host's root: every root-owned file it can see passes the
+    // permission check without any capability. Global sysctls (/proc/sys/kernel/core_pattern runs
+    // a host command as root on the next crash) and /dev's unbounded tmpfs must not be writable.
+    args.push('--remount-ro', '/proc', '--remount-ro', '/dev');
+    for (const { runtime, tool } of o.tools) {
+      const mount = toolMount(tool, runtime);
+      if (mount.bind) args.push('--ro-bind', tool.root, mount.root);
+    }
+    for (const p of o.readOnlyPaths) args.push('--ro-bind-try', p, p);
+    args.push('--bind', o.dirs.work, WORK);
+    args.push(o.writableOut ? '--bind' : '--ro-bind', o.dirs.out, OUT);
+    return args;
+  }
+
+  private cgroupFor(name: string, limits: ResourceLimits): Cgroup | null {
+    try {
+      return createCgroup(name, { memoryBytes: limits.memoryBytes, pids: limits.pids });
+    } catch {
+      return null;
+    }
+  }
+
+  private killTree(cgroup: Cgroup | null) {
+    return (child: ChildProcess) => {
+      cgroup?.killAll();
+      if (child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    };
   }
 
   run(spec: SandboxSpawn): Promise<ProcessOutcome> {
-    const mount = toolMount(spec.tool, spec.runtime);
-    const args = [...this.namespaceArgs(), ...this.rootArgs];
-    args.push('--proc', '/proc', '--dev', '/dev');
-    args.push('--size', String(spec.limits.tmpBytes), '--tmpfs', TMP);
-    args.push('--size', String(spec.limits.tmpBytes), '--tmpfs', '/dev/shm');
-    if (mount.bind) args.push('--ro-bind', spec.tool.root, mount.root);
-    for (const p of spec.readOnlyPaths) args.push('--ro-bind-try', p, p);
-    args.push('--bind', spec.dirs.work, WORK);
-    args.push(spec.writableOut ? '--bind' : '--ro-bind', spec.dirs.out, OUT);
-    // bwrap builds the root as a tmpfs; once everything is mounted it becomes read-only.
-    args.push('--remount-ro', '/');
-    args.push('--chdir', spec.cwd ? path.posix.join(WORK, spec.cwd) : WORK);
-    for (const [k, v] of Object.entries(spec.env)) args.push('--setenv', k, v);
-
-    let cgroup: Cgroup | null = null;
-    try {
-      cgroup = createCgroup(`${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, {
-        memoryBytes: spec.limits.memoryBytes,
-        pids: spec.limits.pids,
-      });
-    } catch {
-      cgroup = null;
+    const prepared = this.prepared.get(spec.id);
+    if (prepared && !spec.writableOut && spec.readOnlyPaths.length === 0 && this.fits(prepared, spec)) {
+      this.prepared.delete(spec.id);
+      return this.runPrepared(prepared, spec);
     }
+    const cwd = spec.cwd ? path.posix.join(WORK, spec.cwd) : WORK;
+    const args = this.sandboxArgs({ ...spec, tools: [{ runtime: spec.runtime, tool: spec.tool }], cwd });
+    // bwrap builds the root as a tmpfs; once everything is mounted it becomes read-only.
+    args.push('--remount-ro', '/', '--chdir', cwd);
+    for (const [k, v] of Object.entries(spec.env)) args.push('--setenv', k, v);
+    const cgroup = this.cgroupFor(`${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, spec.limits);
     // With a cgroup, the sandbox waits on fd 3 until we have moved it in (its pid comes on fd 4).
     if (cgroup) args.push('--block-fd', '3', '--info-fd', '4');
     args.push('--', ...spec.argv);
@@ -122,19 +173,149 @@ export class BwrapSandbox implements Sandbox {
       extraFds: cgroup ? 2 : 0,
       signalFromStatus: true,
       signal: spec.signal,
-      onSpawn: cgroup ? (child) => joinCgroup(child, cgroup!) : undefined,
-      killTree: (child) => {
-        cgroup?.killAll();
-        if (child.pid) {
-          try {
-            process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }
-      },
-    }).finally(() => cgroup?.destroy());
+      onSpawn: cgroup ? (child) => joinCgroup(child, cgroup) : undefined,
+      killTree: this.killTree(cgroup),
+    }).finally(() => void cgroup?.destroy());
   }
+
+  // ---- sandboxes prepared ahead of requests ----
+
+  private pool: Prepared[] = [];
+  private readonly prepared = new Map<string, Prepared>();
+  private warmOptions: WarmOptions | null = null;
+  private filling = 0;
+  private closed = false;
+
+  warm(options: WarmOptions): void {
+    if (!launcherPath() || options.size <= 0) return;
+    this.warmOptions = options;
+    this.refill();
+  }
+
+  async workspace(workRoot: string): Promise<Workspace> {
+    while (this.pool.length > 0) {
+      const p = this.pool.shift()!;
+      if (p.child.exitCode === null && p.child.signalCode === null && p.ws.root.startsWith(workRoot)) {
+        this.prepared.set(p.ws.id, p);
+        return p.ws;
+      }
+      void this.discard(p);
+    }
+    return createWorkspace(workRoot);
+  }
+
+  async release(ws: Workspace): Promise<void> {
+    const unused = this.prepared.get(ws.id);
+    if (unused) {
+      this.prepared.delete(ws.id);
+      await this.discard(unused, false);
+    }
+    await removeWorkspace(ws);
+    // Refill after the execution, not during it: preparing a sandbox competes for the same cores.
+    this.refill();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.pool, ...this.prepared.values()];
+    this.pool = [];
+    this.prepared.clear();
+    await Promise.all(all.map((p) => this.discard(p)));
+  }
+
+  private refill(): void {
+    const o = this.warmOptions;
+    if (!o || this.closed) return;
+    while (this.pool.length + this.filling < o.size) {
+      this.filling++;
+      this.prepare(o)
+        .then((p) => {
+          if (this.closed) void this.discard(p);
+          else this.pool.push(p);
+        })
+        .catch(() => {
+          /* a sandbox that cannot be prepared is built per request instead */
+        })
+        .finally(() => this.filling--);
+    }
+  }
+
+  /** Builds a sandbox around a fresh workspace and leaves its launcher waiting for the program. */
+  private async prepare(o: WarmOptions): Promise<Prepared> {
+    const ws = await createWorkspace(o.workRoot);
+    const args = this.sandboxArgs({ limits: o.limits, tools: o.tools, readOnlyPaths: [], dirs: ws.dirs, writableOut: false, cwd: WORK });
+    args.push('--ro-bind', launcherPath()!, LAUNCHER, '--remount-ro', '/', '--chdir', WORK);
+    const cgroup = this.cgroupFor(`${ws.id}-run`, o.limits);
+    if (cgroup) args.push('--block-fd', '3', '--info-fd', '4');
+    args.push('--', LAUNCHER, String(SPEC_FD));
+    const argv = withRlimits([this.bwrap!, ...args], o.limits);
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: { PATH: '/usr/bin:/bin' },
+      cwd: '/',
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.on('error', () => {});
+    const p: Prepared = { ws, child, cgroup, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
+    try {
+      if (cgroup) await joinCgroup(child, cgroup);
+    } catch (err) {
+      await this.discard(p);
+      throw err;
+    }
+    return p;
+  }
+
+  private fits(p: Prepared, spec: SandboxSpawn): boolean {
+    const a = p.limits;
+    const b = spec.limits;
+    return (
+      p.tools.has(spec.tool.bin) &&
+      a.memoryBytes === b.memoryBytes && a.pids === b.pids && a.fileSizeBytes === b.fileSizeBytes &&
+      a.openFiles === b.openFiles && a.tmpBytes === b.tmpBytes
+    );
+  }
+
+  private runPrepared(p: Prepared, spec: SandboxSpawn): Promise<ProcessOutcome> {
+    const cwd = spec.cwd ? path.posix.join(WORK, spec.cwd) : WORK;
+    const launch = launchSpec(cwd, { ...spec.env, PWD: cwd }, spec.argv);
+    return supervise({
+      child: p.child,
+      argv: [LAUNCHER],
+      env: {},
+      cwd: '/',
+      stdin: spec.stdin,
+      timeoutMs: spec.timeoutMs,
+      outputLimitBytes: spec.outputLimitBytes,
+      signalFromStatus: true,
+      signal: spec.signal,
+      onSpawn: async (child) => {
+        const fd = (child.stdio as unknown[])[SPEC_FD] as Writable;
+        fd.on('error', () => {});
+        fd.end(launch);
+      },
+      killTree: this.killTree(p.cgroup),
+    }).finally(() => void p.cgroup?.destroy());
+  }
+
+  /** Stops a prepared sandbox: its launcher exits on an empty spec; anything else is killed. */
+  private async discard(p: Prepared, removeWs = true): Promise<void> {
+    ((p.child.stdio as unknown[])[SPEC_FD] as Writable | undefined)?.destroy();
+    this.killTree(p.cgroup)(p.child);
+    for (const s of p.child.stdio) s?.destroy();
+    await p.cgroup?.destroy();
+    if (removeWs) await removeWorkspace(p.ws);
+  }
+}
+
+/** A sandbox built ahead of a request, its launcher waiting on SPEC_FD. */
+interface Prepared {
+  ws: Workspace;
+  child: ChildProcess;
+  cgroup: Cgroup | null;
+  limits: ResourceLimits;
+  /** Toolchain binaries it exposes. */
+  tools: Set<string>;
 }
 
 /** Reads bwrap's info JSON, moves the sandbox's pid 1 into the cgroup, then lets it start. */

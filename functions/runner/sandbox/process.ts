@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Toolchain } from '../runtimes/types.js';
 import { supervise, type ProcessOutcome } from '../supervise.js';
 import { rlimitsAvailable, withRlimits } from './rlimits.js';
+import { createWorkspace, removeWorkspace, type Workspace } from '../workspace.js';
 import type { ExecDirs, Sandbox, SandboxSpawn, SandboxView } from './types.js';
 
 /** Environment variable that marks every process of one execution, so the sweep can find them. */
@@ -98,6 +99,14 @@ export class ProcessSandbox implements Sandbox {
   }
 
   async check(): Promise<void> {}
+
+  workspace(workRoot: string): Promise<Workspace> {
+    return createWorkspace(workRoot);
+  }
+
+  release(ws: Workspace): Promise<void> {
+    return removeWorkspace(ws);
+  }
 
   describe(): string {
     return `process mode (no namespaces): ${rlimitsAvailable() ? 'rlimits for file size and descriptors' : 'no rlimits (prlimit missing)'}; leftover processes swept after each run`;

@@ -1,5 +1,6 @@
 import type { Toolchain } from '../runtimes/types.js';
 import type { ProcessOutcome } from '../supervise.js';
+import type { Workspace } from '../workspace.js';
 
 /** Resource limits applied to every phase of an execution. */
 export interface ResourceLimits {
@@ -53,9 +54,26 @@ export interface SandboxSpawn {
   signal?: AbortSignal;
 }
 
+/** Sandboxes prepared ahead of requests: how many, where, and what they expose. */
+export interface WarmOptions {
+  size: number;
+  workRoot: string;
+  /** Every toolchain a prepared sandbox exposes (it does not know the runtime yet). */
+  tools: Array<{ runtime: string; tool: Toolchain }>;
+  limits: ResourceLimits;
+}
+
 /** Runs one process of an execution in isolation. */
 export interface Sandbox {
   readonly kind: 'bwrap' | 'process';
+  /** A fresh workspace for one execution (a prepared one when the sandbox keeps a pool). */
+  workspace(workRoot: string): Promise<Workspace>;
+  /** Disposes what the execution left: its prepared sandbox if unused, and its workspace. */
+  release(ws: Workspace): Promise<void>;
+  /** Keeps `size` sandboxes prepared ahead of requests, refilled in the background. */
+  warm?(options: WarmOptions): void;
+  /** Stops every prepared sandbox. */
+  close?(): Promise<void>;
   /** How host paths appear inside this sandbox. */
   view(dirs: ExecDirs, tool: Toolchain, runtime: string): SandboxView;
   run(spec: SandboxSpawn): Promise<ProcessOutcome>;

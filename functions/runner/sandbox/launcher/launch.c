@@ -1,5 +1,5 @@
 /*
- * runtools-launch: the first program of a prepared sandbox. It waits on fd 3 for the execution's
+ * runtools-launch FD: the first program of a prepared sandbox. It waits on FD for the execution's
  * spec (NUL-separated: cwd, number of env entries, the env entries, then argv), then replaces
  * itself with the program. This lets the sandbox be built before the request arrives.
  */
@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SPEC_FD 3
 #define MAX_SPEC (16 * 1024 * 1024)
 
 static void die(const char *what) {
@@ -18,7 +17,9 @@ static void die(const char *what) {
   _exit(127);
 }
 
-int main(void) {
+int main(int argc, char **argv0) {
+  if (argc != 2) { errno = EINVAL; die("usage: runtools-launch FD"); }
+  int spec_fd = atoi(argv0[1]);
   size_t cap = 1 << 16, len = 0;
   char *buf = malloc(cap);
   if (!buf) die("malloc");
@@ -29,13 +30,13 @@ int main(void) {
       buf = realloc(buf, cap);
       if (!buf) die("realloc");
     }
-    ssize_t n = read(SPEC_FD, buf + len, cap - len);
+    ssize_t n = read(spec_fd, buf + len, cap - len);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) die("read");
     if (n == 0) break;
     len += (size_t)n;
   }
-  close(SPEC_FD);
+  close(spec_fd);
   if (len == 0) _exit(0); /* the sandbox was discarded unused */
   if (buf[len - 1] != '\0') { errno = EINVAL; die("spec"); }
 

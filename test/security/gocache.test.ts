@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { goCacheSnapshot } from '../../functions/runner/gocache.js';
+import { DEFAULT_COMPILE_LIMITS } from '../../functions/runner/index.js';
+import { goCacheMaster } from '../../functions/runner/paths.js';
+import { BwrapSandbox } from '../../functions/runner/sandbox/bwrap.js';
+import { createWorkspace, removeWorkspace } from '../../functions/runner/workspace.js';
+import type { TestRunner } from '../helpers/runner.js';
+import { expectContained, hostileRunner, newTag } from './harness.js';
+
+/*
+ * Go build cache poisoning. Every Go compile gets a private cache: directories of symlinks to the
+ * pre-warmed master, which is bound read-only during the compile and not at all during the run.
+ * An attacker who could change the master would make a later, different execution link their
+ * object files. `go build` runs no user code, so the compile-phase attack is played by a program
+ * given exactly the compile phase's sandbox (a compromised compiler); the run-phase attack is a
+ * real Go execution.
+ */
+
+const master = goCacheMaster();
+const hasMaster = existsSync(master) && readdirSync(master).length > 0;
+
+/** Names, sizes, modes, inodes and mtimes of every master entry, plus the content of a sample. */
+function fingerprint(): string {
+  const hash = createHash('sha256');
+  const dirs = readdirSync(master).sort();
+  let sampled = 0;
+  for (const dir of [master, ...dirs.map((d) => path.join(master, d))]) {
+    const st = lstatSync(dir);
+    hash.update(`${dir} ${st.mode} ${st.mtimeMs} ${st.ino}\n`);
+    if (dir === master || !st.isDirectory()) continue;
+    for (const f of readdirSync(dir).sort()) {
+      const p = path.join(dir, f);
+      const fst = lstatSync(p);
+      hash.update(`${p} ${fst.mode} ${fst.size} ${fst.mtimeMs} ${fst.ino}\n`);
+      if (fst.isFile() && sampled++ % 20 === 0) hash.update(readFileSync(p));
+    }
+  }
+  return hash.digest('hex');
+}
+
+const GO_HELLO = (text: string) => `package main
+
+import "fmt"
+
+func main() { fmt.Println(${JSON.stringify(text)}) }
+`;
+
+describe.runIf(hasMaster)('Go build cache poisoning', () => {
+  let t: TestRunner;
+  let before: string;
+  beforeAll(async () => {
+    t = await hostileRunner();
+    before = fingerprint();
+  });
+  afterAll(() => t.dispose());
+
+  it('a compromised compile cannot change the master through the symlink farm, chmod, rename or remount', async () => {
+    const sandbox = new BwrapSandbox();
+    const python = await t.runner.locate('python');
+    expect(python).not.toBeNull();
+    const ws = await createWorkspace(t.workRoot);
+    try {
+      await goCacheSnapshot(path.join(ws.dirs.out, 'gocache'));
+      const view = sandbox.view(ws.dirs, python!.tool, 'python');
+      const code = `import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+master = ${JSON.stringify(master)}
+farm = "/out/gocache"
+done = {"write": 0, "chmod": 0, "utime": 0, "create": 0, "rename": 0, "unlink": 0, "replace": 0}
+for d in sorted(os.listdir(farm))[:64]:
+    for f in os.listdir(os.path.join(farm, d)):
+        link = os.path.join(farm, d, f)
+        target = os.readlink(link)
+        for what, op in [
+            ("write", lambda: open(link, "r+b").write(b"POISON")),
+            ("chmod", lambda: os.chmod(link, 0o777)),
+            ("utime", lambda: os.utime(link, (0, 0))),
+            ("create", lambda: open(os.path.join(os.path.dirname(target), "poison-" + f), "wb").write(b"x")),
+            ("rename", lambda: os.rename(target, target + "-moved")),
+            ("unlink", lambda: os.unlink(target)),
+        ]:
+            try:
+                op(); done[what] += 1
+            except OSError:
+                pass
+        # Replacing the link itself is allowed: the farm is this compile's own.
+        os.unlink(link)
+        open(link, "wb").write(b"POISON")
+        done["replace"] += 1
+MS_REMOUNT, MS_BIND = 32, 4096
+print("remount", libc.mount(b"none", master.encode(), None, MS_REMOUNT | MS_BIND, None))
+print(done)`;
+      const outcome = await sandbox.run({
+        id: ws.id,
+        runtime: 'python',
+        dirs: ws.dirs,
+        tool: python!.tool,
+        argv: [view.tool.bin, '-c', code],
+        env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
+        readOnlyPaths: [master],
+        writableOut: true,
+        stdin: '',
+        timeoutMs: 60_000,
+        outputLimitBytes: 1024 * 1024,
+        limits: DEFAULT_COMPILE_LIMITS,
+      });
+      expect(outcome.stderr).toBe('');
+      expect(outcome.stdout).toMatch(/^remount -1\n/);
+      expect(outcome.stdout).toMatch(/'write': 0, 'chmod': 0, 'utime': 0, 'create': 0, 'rename': 0, 'unlink': 0, 'replace': [1-9]/);
+    } finally {
+      await removeWorkspace(ws);
+    }
+    expect(fingerprint()).toBe(before);
+  });
+
+  it('a Go program cannot reach the master or its own farm at run time', async () => {
+    const tag = newTag();
+    const result = await t.run({
+      runtime: 'go',
+      args: [tag],
+      code: `package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+func main() {
+	for _, p := range []string{${JSON.stringify(master)}, "/var/cache/runtools", "/out/gocache"} {
+		_, err := os.Stat(p)
+		fmt.Println("stat", p, err == nil)
+	}
+	written := 0
+	filepath.Walk("/out/gocache", func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+				f.Write([]byte("POISON"))
+				f.Close()
+				written++
+			}
+			if os.Remove(p) == nil {
+				written++
+			}
+		}
+		return nil
+	})
+	fmt.Println("written", written)
+}
+`,
+    });
+    expect(result.stdout).toContain(`stat ${master} false`);
+    expect(result.stdout).toContain('written 0');
+    await expectContained(t, tag);
+    expect(fingerprint()).toBe(before);
+  });
+
+  it('a later, different Go execution builds and runs its own code', async () => {
+    const tag = newTag();
+    const result = await t.run({ runtime: 'go', code: GO_HELLO(`clean ${tag}`) });
+    expect(result.compile?.exitCode).toBe(0);
+    expect(result.stdout).toBe(`clean ${tag}\n`);
+    expect(fingerprint()).toBe(before);
+    await expectContained(t, tag);
+  });
+});
