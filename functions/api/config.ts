@@ -22,6 +22,8 @@ export interface ServerConfig {
   compileTimeoutMs: number;
   memoryMb: number;
   pidsMax: number;
+  /** Sandboxes prepared ahead of requests; null: concurrency + 1. */
+  poolSize: number | null;
   resultTtlMs: number;
   maxStoredResults: number;
   shutdownGraceMs: number;
@@ -63,6 +65,7 @@ const EnvSchema = z.object({
   RUNTOOLS_COMPILE_TIMEOUT_MS: optional(int(1000)),
   RUNTOOLS_MEMORY_MB: optional(int(16)),
   RUNTOOLS_PIDS_MAX: optional(int(8)),
+  RUNTOOLS_POOL_SIZE: optional(int(0, 256)),
   RUNTOOLS_RESULT_TTL_MS: optional(int(1000)),
   RUNTOOLS_MAX_STORED_RESULTS: optional(int(1)),
   RUNTOOLS_SHUTDOWN_GRACE_MS: optional(int(0)),
@@ -87,6 +90,7 @@ export function defaultConfig(): ServerConfig {
     compileTimeoutMs: 60_000,
     memoryMb: 512,
     pidsMax: 256,
+    poolSize: null,
     resultTtlMs: 600_000,
     maxStoredResults: 10_000,
     shutdownGraceMs: 30_000,
@@ -121,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     compileTimeoutMs: e.RUNTOOLS_COMPILE_TIMEOUT_MS ?? d.compileTimeoutMs,
     memoryMb: e.RUNTOOLS_MEMORY_MB ?? d.memoryMb,
     pidsMax: e.RUNTOOLS_PIDS_MAX ?? d.pidsMax,
+    poolSize: e.RUNTOOLS_POOL_SIZE ?? d.poolSize,
     resultTtlMs: e.RUNTOOLS_RESULT_TTL_MS ?? d.resultTtlMs,
     maxStoredResults: e.RUNTOOLS_MAX_STORED_RESULTS ?? d.maxStoredResults,
     shutdownGraceMs: e.RUNTOOLS_SHUTDOWN_GRACE_MS ?? d.shutdownGraceMs,

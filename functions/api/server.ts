@@ -41,6 +41,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       outputLimitBytes: config.outputLimitBytes,
       compileTimeoutMs: config.compileTimeoutMs,
       limits: { memoryBytes: config.memoryMb * 1024 * 1024, pids: config.pidsMax },
+      poolSize: config.poolSize ?? config.concurrency + 1,
     }));
   const dispatcher = new LocalDispatcher({
     runner,
@@ -64,7 +65,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     config,
     app,
     dispatcher,
-    close: () => (closing ??= shutdown(server, dispatcher)),
+    // A runner this server created is closed with it (its prepared sandboxes stop).
+    close: () => (closing ??= shutdown(server, dispatcher).then(() => (options.runner ? undefined : runner.close()))),
   };
 }
 
