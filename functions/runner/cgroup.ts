@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Per-execution resource limits enforced by a cgroup. */
@@ -10,9 +11,11 @@ export interface CgroupLimits {
 /** One execution's cgroup (v1: a memory and a pids group; v2: one group). */
 export interface Cgroup {
   /** Moves a process (and so its future children) into the group. */
-  join(pid: number): void;
+  join(pid: number): Promise<void>;
   /** SIGKILLs every process in the group until it is empty. */
   killAll(): void;
+  /** Kills until no process is left in the group (the result must not return while one still runs). */
+  emptied(): Promise<void>;
   /** True when the memory limit was hit (the kernel OOM-killed something). */
   oomKilled(): boolean;
   /** Kills what is left and removes the group; resolves once it is gone (callers need not wait). */
@@ -114,6 +117,7 @@ function killListed(dir: string): boolean {
 function killDir(dir: string, freezer?: string): void {
   // v2 has an atomic kill; v1 needs a loop because a fork bomb can race the reader.
   if (tryWrite(`${dir}/cgroup.kill`, '1')) return;
+  if (procs(dir).length === 0) return;
   // Frozen processes cannot fork: kill every one of them, then thaw so the kills land.
   if (freezer && tryWrite(`${freezer}/freezer.state`, 'FROZEN')) {
     killListed(freezer);
@@ -166,11 +170,19 @@ export function createCgroup(name: string, limits: CgroupLimits): Cgroup | null 
     writeFileSync(`${dirs[1]}/pids.max`, String(limits.pids));
   }
   return {
-    join(pid) {
-      for (const dir of [...extra, ...dirs]) writeFileSync(`${dir}/cgroup.procs`, String(pid));
+    // A v1 migration waits for an RCU grace period (~10 ms): off the event loop, so other executions go on.
+    async join(pid) {
+      for (const dir of [...extra, ...dirs]) await writeFile(`${dir}/cgroup.procs`, String(pid));
     },
     killAll() {
       for (const dir of dirs) killDir(dir, freezer);
+    },
+    async emptied() {
+      for (let attempt = 0; attempt < 2000; attempt++) {
+        if (dirs.every((dir) => procs(dir).length === 0)) return;
+        for (const dir of dirs) killDir(dir, freezer);
+        await new Promise((r) => setTimeout(r, 1));
+      }
     },
     oomKilled() {
       try {

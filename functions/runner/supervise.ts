@@ -120,6 +120,8 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     const onAbort = () => kill('aborted');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+    // A pipe the sandbox closes first may report ECONNRESET: that is the end of the stream, not a crash.
+    for (const stream of child.stdio) stream?.on('error', () => {});
     child.on('error', (err) => {
       spawnError = err;
       finish();

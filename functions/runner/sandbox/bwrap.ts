@@ -175,7 +175,7 @@ export class BwrapSandbox implements Sandbox {
       signal: spec.signal,
       onSpawn: cgroup ? (child) => joinCgroup(child, cgroup) : undefined,
       killTree: this.killTree(cgroup),
-    }).finally(() => void cgroup?.destroy());
+    }).finally(() => settle(cgroup));
   }
 
   // ---- sandboxes prepared ahead of requests ----
@@ -256,6 +256,7 @@ export class BwrapSandbox implements Sandbox {
       detached: true,
     });
     child.on('error', () => {});
+    for (const stream of child.stdio) stream?.on('error', () => {});
     const p: Prepared = { ws, child, cgroup, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
     try {
       if (cgroup) await joinCgroup(child, cgroup);
@@ -295,7 +296,7 @@ export class BwrapSandbox implements Sandbox {
         fd.end(launch);
       },
       killTree: this.killTree(p.cgroup),
-    }).finally(() => void p.cgroup?.destroy());
+    }).finally(() => settle(p.cgroup));
   }
 
   /** Stops a prepared sandbox: its launcher exits on an empty spec; anything else is killed. */
@@ -318,27 +319,38 @@ interface Prepared {
   tools: Set<string>;
 }
 
+/** Waits until no process of the phase is left, then removes its cgroup in the background. */
+async function settle(cgroup: Cgroup | null): Promise<void> {
+  if (!cgroup) return;
+  await cgroup.emptied();
+  void cgroup.destroy();
+}
+
 /** Reads bwrap's info JSON, moves the sandbox's pid 1 into the cgroup, then lets it start. */
 function joinCgroup(child: ChildProcess, cgroup: Cgroup): Promise<void> {
   return new Promise((resolve, reject) => {
     const info = child.stdio[4] as NodeJS.ReadableStream;
     const block = child.stdio[3] as NodeJS.WritableStream;
     let text = '';
+    let matched = false;
     const onData = (chunk: Buffer) => {
       text += chunk.toString();
       const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
       if (!match) return;
       info.off('data', onData);
-      try {
-        cgroup.join(Number(match[1]));
-        block.write('1');
-        resolve();
-      } catch (err) {
-        reject(err);
-      }
+      matched = true;
+      cgroup
+        .join(Number(match[1]))
+        .then(() => {
+          block.write('1');
+          resolve();
+        })
+        .catch(reject);
     };
     info.on('data', onData);
-    info.once('end', () => reject(new Error('bubblewrap exited before the sandbox started')));
+    info.once('end', () => {
+      if (!matched) reject(new Error('bubblewrap exited before the sandbox started'));
+    });
   });
 }
 
