@@ -103,7 +103,7 @@ export class RuntoolsStack extends Stack {
       new CfnOutput(this, `UsagePlan${name.replace(/[^A-Za-z0-9]/g, '')}`, { value: plan.usagePlanId, description: `Usage plan id of the ${name} tier` });
     }
     new CfnOutput(this, 'CreateApiKey', {
-      description: 'How to give a customer a key (see docs/aws.md)',
+      description: 'How to give a customer a key (README: Deploy to AWS)',
       value:
         'aws apigateway create-api-key --name <customer> --enabled --query id --output text, then ' +
         'aws apigateway create-usage-plan-key --usage-plan-id <UsagePlan id> --key-type API_KEY --key-id <key id>, then ' +
