@@ -25,6 +25,8 @@ export function spawnDirect(argv: string[], env: Record<string, string>, cwd: st
 export interface FloorProgram {
   compile?: () => Promise<void>;
   run: () => Promise<void>;
+  /** Replaces one source file (a new program for the next compile). */
+  write(name: string, content: string): void;
 }
 
 /**
@@ -70,6 +72,7 @@ export class Floor {
         ? () => spawnDirect(compile.argv, { ...baseEnv, ...compile.env, ...(runtime === 'go' ? { GOCACHE: this.goCache } : {}) }, work)
         : undefined,
       run: () => spawnDirect(run.argv, { ...baseEnv, ...run.env }, work),
+      write: (name, content) => writeFileSync(path.join(work, name), content),
     };
   }
 

@@ -1,4 +1,4 @@
-import { mkdir, readdir, stat, symlink } from 'node:fs/promises';
+import { mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { goCacheMaster } from './paths.js';
 
@@ -27,6 +27,8 @@ export async function goCacheSnapshot(dest: string, masterAsSeen = goCacheMaster
   const master = goCacheMaster();
   await mkdir(dest, { recursive: true });
   const entries = await masterListing(master);
+  // A fresh trim stamp: Go would otherwise walk the whole cache to trim it once the master's is a day old.
+  await writeFile(path.join(dest, 'trim.txt'), `${Math.floor(Date.now() / 1000)}\n`);
   await Promise.all(
     entries.map(async ([dir, files]) => {
       const target = path.join(dest, dir);

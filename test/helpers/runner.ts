@@ -20,13 +20,18 @@ export async function testRunner(
   options: Omit<RunnerOptions, 'sandbox' | 'workRoot'> & { sandbox?: SandboxKind } = {},
 ): Promise<TestRunner> {
   const workRoot = mkdtempSync(path.join(os.tmpdir(), 'runtools-test-'));
-  const runner = await createRunner({ ...options, workRoot });
+  // A private build cache: every test run compiles for real, and no test sees another's builds.
+  const buildCache = mkdtempSync(path.join(os.tmpdir(), 'runtools-test-builds-'));
+  const runner = await createRunner({ compileCacheDir: buildCache, ...options, workRoot });
   return {
     runner,
     workRoot,
     run: (request) => runner.execute(ExecuteRequestSchema.parse(request)),
     leftovers: () => readdirSync(workRoot),
-    dispose: () => rmSync(workRoot, { recursive: true, force: true }),
+    dispose: () => {
+      rmSync(workRoot, { recursive: true, force: true });
+      rmSync(buildCache, { recursive: true, force: true });
+    },
   };
 }
 
