@@ -49,6 +49,13 @@ console.log('Sum:', numbers.reduce((a, b) => a + b, 0));
     expect(result.stdout).toContain('Sum: 285\n');
   });
 
+  it('node: main.js may be an ES module or CommonJS', async () => {
+    const esm = await t.run({ runtime: 'node', code: "import { createHash } from 'node:crypto';\nconsole.log(createHash('sha1').update('a').digest('hex'), typeof require);" });
+    const cjs = await t.run({ runtime: 'node', code: "const { createHash } = require('node:crypto');\nconsole.log(createHash('sha1').update('a').digest('hex'), typeof module);" });
+    expect(esm.stdout).toBe('86f7e437faa5a7fce15d1ddcb9eaeaea377667b8 undefined\n');
+    expect(cjs.stdout).toBe('86f7e437faa5a7fce15d1ddcb9eaeaea377667b8 object\n');
+  });
+
   it('go: sum', async () => {
     const result = await t.run({
       runtime: 'go',

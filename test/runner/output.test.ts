@@ -41,6 +41,17 @@ describe('output handling in the sandbox', () => {
     expect(result.timedOut).toBe(false);
   });
 
+  it.each([
+    ['node', "const s = 'y'.repeat(65536);\nfor (;;) process.stdout.write(s);"],
+    ['node', "for (;;) console.log('x'.repeat(100));"],
+    ['bun', "const s = 'y'.repeat(65536);\nfor (;;) process.stdout.write(s);"],
+    ['deno', "for (;;) console.log('x'.repeat(100));"],
+  ])('%s: a tight write loop is held back by the reader and cut at the cap', async (runtime, code) => {
+    const result = await t.run({ runtime, code, timeout: 20_000 });
+    expect(result).toMatchObject({ truncated: true, signal: 'SIGKILL', timedOut: false });
+    expect(result.stdout.length).toBe(cap);
+  });
+
   it('truncates a stderr flood without newlines', async () => {
     const result = await t.run({ runtime: 'node', code: "for (;;) process.stderr.write('e'.repeat(10000));", timeout: 20_000 });
     expect(result.truncated).toBe(true);

@@ -12,6 +12,9 @@ export default defineRuntime({
     const bin =
       firstExecutable([process.env.RUNTOOLS_BUN]) ??
       npmBinary('bun', ['bin/bun.exe', 'bin/bun']) ??
+      // Without its postinstall (npm's allowScripts), the binary stays in the platform package.
+      npmBinary(`@oven/bun-linux-${process.arch === 'arm64' ? 'aarch64' : 'x64'}`, ['bin/bun']) ??
+      npmBinary(`@oven/bun-linux-${process.arch === 'arm64' ? 'aarch64' : 'x64'}-baseline`, ['bin/bun']) ??
       which('bun');
     return bin ? { root: path.dirname(bin), bin } : null;
   },

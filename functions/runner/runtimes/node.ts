@@ -2,6 +2,15 @@ import path from 'node:path';
 import { firstExecutable, which } from './locate.js';
 import { defineRuntime } from './types.js';
 
+/**
+ * Node makes its stdout/stderr non-blocking when they are sockets (the runner's pipes are), and a
+ * tight write loop then buffers without bound instead of waiting for the reader. Blocking writes
+ * give the output cap its back-pressure, as with a terminal or a file.
+ */
+const BLOCKING_STDIO = `data:text/javascript,${encodeURIComponent(
+  'for (const s of [process.stdout, process.stderr]) if (s._handle && s._handle.setBlocking) s._handle.setBlocking(true);',
+)}`;
+
 /** Node.js; `main.js` may be CommonJS or ESM (module syntax is detected). */
 export default defineRuntime({
   id: 'node',
@@ -17,7 +26,7 @@ export default defineRuntime({
     parse: (out) => out.trim().replace(/^v/, ''),
   },
   run: (ctx) => ({
-    argv: [ctx.tool.bin, '--experimental-detect-module', '--disable-warning=ExperimentalWarning', ctx.entry, ...ctx.args],
+    argv: [ctx.tool.bin, '--experimental-detect-module', '--disable-warning=ExperimentalWarning', '--import', BLOCKING_STDIO, ctx.entry, ...ctx.args],
     env: { NODE_OPTIONS: '', NODE_NO_WARNINGS: '' },
   }),
 });
