@@ -108,7 +108,9 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     aws.ecs.resume();
 
     const { execution, seen } = await poll(res.body.id);
-    expect(execution).toMatchObject({ id: res.body.id, status: 'completed', result: { stdout: 'done late\n', exitCode: 0, runtime: 'python' } });
+    // On failure, say why: the execution's error and what the task printed.
+    const why = JSON.stringify({ execution, tasks: [...aws.ecs.tasks.values()].map((t) => ({ status: t.lastStatus, exit: t.exitCode, output: t.output.join('').slice(-2000) })) });
+    expect(execution, why).toMatchObject({ id: res.body.id, status: 'completed', result: { stdout: 'done late\n', exitCode: 0, runtime: 'python' } });
     expect(seen).toContain('completed');
 
     const run = aws.ecs.runTaskRequests.at(-1)!;

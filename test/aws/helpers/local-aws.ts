@@ -3,8 +3,10 @@
  * pointed at them, and a small API Gateway front (API keys → key ids, proxy events) in front of
  * functions/api/lambda.ts.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -20,6 +22,45 @@ import { createLambdaHandler } from '../../../functions/api/lambda.js';
 import { silentLogger } from '../../../functions/api/app.js';
 import { EcsEmulator } from './ecs-emulator.js';
 import { LambdaEmulator, type EmulatedFunction } from './lambda-emulator.js';
+
+interface S3rverObject {
+  bucket: string;
+  key: string;
+  content: Buffer | AsyncIterable<Buffer>;
+  metadata: unknown;
+}
+
+/**
+ * s3rver answers a PUT as soon as the body has streamed through, before its file is written:
+ * a reader right after (the Fargate dispatcher once the task has stopped) can find the object
+ * missing or cut short. Real S3 is read-after-write consistent, so the emulator is made so too:
+ * the object and its metadata are on disk before the answer.
+ */
+function makeS3rverReadAfterWrite(): void {
+  const Store = createRequire(import.meta.url)('s3rver/lib/stores/filesystem.js') as {
+    prototype: {
+      getResourcePath(bucket: string, key: string, kind: string): string;
+      putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+      putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+    };
+  };
+  Store.prototype.putObject = async function putObject(object) {
+    let content: Buffer;
+    if (Buffer.isBuffer(object.content)) content = object.content;
+    else {
+      const chunks: Buffer[] = [];
+      for await (const chunk of object.content) chunks.push(Buffer.from(chunk));
+      content = Buffer.concat(chunks);
+    }
+    const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(path.dirname(objectPath), { recursive: true });
+    await writeFile(`${objectPath}.writing`, content);
+    await rename(`${objectPath}.writing`, objectPath);
+    const md5 = createHash('md5').update(content).digest('hex');
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: content.length, md5 };
+  };
+}
 
 const TOOL_ENV: Record<RuntimeId, string> = {
   python: 'RUNTOOLS_PYTHON',
@@ -70,6 +111,7 @@ export interface LocalAwsOptions {
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const tools = await toolchainEnv();
   const s3Dir = mkdtempSync(path.join(os.tmpdir(), 'runtools-s3-'));
+  makeS3rverReadAfterWrite();
   const s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir, configureBuckets: [{ name: 'runtools-results', configs: [] }] });
   const s3Address = (await s3rver.run()) as AddressInfo;
 
