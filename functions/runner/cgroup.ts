@@ -16,8 +16,6 @@ export interface Cgroup {
   killAll(): void;
   /** Kills until no process is left in the group (the result must not return while one still runs). */
   emptied(): Promise<void>;
-  /** True when the memory limit was hit (the kernel OOM-killed something). */
-  oomKilled(): boolean;
   /** Kills what is left and removes the group; resolves once it is gone (callers need not wait). */
   destroy(): Promise<void>;
 }
@@ -182,15 +180,6 @@ export function createCgroup(name: string, limits: CgroupLimits): Cgroup | null 
         if (dirs.every((dir) => procs(dir).length === 0)) return;
         for (const dir of dirs) killDir(dir, freezer);
         await new Promise((r) => setTimeout(r, 1));
-      }
-    },
-    oomKilled() {
-      try {
-        if (d.version === 2) return /oom_kill [1-9]/.test(readFileSync(`${dirs[0]}/memory.events`, 'utf8'));
-        const control = readFileSync(`${dirs[0]}/memory.oom_control`, 'utf8');
-        return /oom_kill [1-9]/.test(control);
-      } catch {
-        return false;
       }
     },
     async destroy() {

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { cpus } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -14,7 +13,7 @@ import { CompileCache } from './compile-cache.js';
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
-import { baseEnv, type ResourceLimits, type Sandbox, type SandboxView } from './sandbox/types.js';
+import { baseEnv, type ResourceLimits, type Sandbox } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
 import { writeFiles, type Workspace } from './workspace.js';
 
@@ -298,7 +297,3 @@ async function probe(rt: RuntimeDefinition): Promise<Located | null> {
   }
 }
 
-/** How many executions this host runs at once by default: one per core. */
-export const defaultConcurrency = () => Math.max(1, cpus().length);
-
-export { RUNTIMES };
