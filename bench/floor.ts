@@ -30,8 +30,8 @@ export interface FloorProgram {
 }
 
 /**
- * The toolchain itself, straight on the host: the same commands the runner issues, with a
- * private copy of the warm Go cache, in a directory prepared once. This is the floor.
+ * The toolchain itself, straight on the host: the same commands and environment the runner
+ * issues, with a private copy of the warm Go cache, in a directory prepared once. This is the floor.
  */
 export class Floor {
   readonly dir = mkdtempSync(path.join(os.tmpdir(), 'runtools-floor-'));
@@ -71,7 +71,13 @@ export class Floor {
       compile: compile
         ? () => spawnDirect(compile.argv, { ...baseEnv, ...compile.env, ...(runtime === 'go' ? { GOCACHE: this.goCache } : {}) }, work)
         : undefined,
-      run: () => spawnDirect(run.argv, { ...baseEnv, ...run.env }, work),
+      // A fresh HOME/TMPDIR each run, as every execution gets: no toolchain cache (e.g. Deno's
+      // transpile cache) carries over from one run to the next, on the floor or in runtools.
+      run: () => {
+        rmSync(ctx.tmpDir, { recursive: true, force: true });
+        mkdirSync(ctx.tmpDir);
+        return spawnDirect(run.argv, { ...baseEnv, ...run.env }, work);
+      },
       write: (name, content) => writeFileSync(path.join(work, name), content),
     };
   }
