@@ -89,7 +89,7 @@ export function defaultConfig(): ServerConfig {
     outputLimitBytes: 1024 * 1024,
     compileTimeoutMs: 60_000,
     memoryMb: 512,
-    pidsMax: 256,
+    pidsMax: 64,
     poolSize: null,
     resultTtlMs: 600_000,
     maxStoredResults: 10_000,

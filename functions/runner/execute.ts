@@ -40,7 +40,7 @@ export interface RunnerOptions {
 
 export const DEFAULT_RUN_LIMITS: ResourceLimits = {
   memoryBytes: 512 * MiB,
-  pids: 256,
+  pids: 64,
   fileSizeBytes: 128 * MiB,
   openFiles: 1024,
   tmpBytes: 256 * MiB,

@@ -43,7 +43,10 @@ function job(i: number): Job {
       },
     };
   }
-  // A fork bomb is left out of the mix: see SECURITY.md (fork bomb under load).
+  if (kind === 17) {
+    const bomb = 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass';
+    return { body: { runtime: 'python', timeout: 2000, code: bomb }, check: (r) => expect(r.timedOut || r.signal === 'SIGKILL').toBe(true) };
+  }
   if (kind === 13) {
     return { body: { runtime: 'node', timeout: 500, code: 'for (;;) {}' }, check: (r) => expect(r.timedOut).toBe(true) };
   }
