@@ -107,6 +107,8 @@ export class BwrapSandbox implements Sandbox {
     dirs: ExecDirs;
     writableOut: boolean;
     cwd: string;
+    /** The launcher of a prepared sandbox, bound read-only at LAUNCHER. */
+    launcher?: string;
   }): string[] {
     const args = [...this.namespaceArgs(), ...this.rootArgs];
     args.push('--proc', '/proc', '--dev', '/dev');
@@ -123,7 +125,21 @@ export class BwrapSandbox implements Sandbox {
     for (const p of o.readOnlyPaths) args.push('--ro-bind-try', p, p);
     args.push('--bind', o.dirs.work, WORK);
     args.push(o.writableOut ? '--bind' : '--ro-bind', o.dirs.out, OUT);
+    if (o.launcher) args.push('--ro-bind', o.launcher, LAUNCHER);
+    // bwrap builds the root as a tmpfs; once everything is mounted it becomes read-only.
+    args.push('--remount-ro', '/', '--chdir', o.cwd);
     return args;
+  }
+
+  /**
+   * The full argv of one sandbox and its cgroup: with a cgroup, the sandbox waits on fd 3 until
+   * we have moved it in (its pid comes on fd 4). `extra` goes between the mounts and the command.
+   */
+  private command(args: string[], cgroupName: string, limits: ResourceLimits, extra: string[], program: string[]) {
+    const cgroup = this.cgroupFor(cgroupName, limits);
+    if (cgroup) args.push('--block-fd', '3', '--info-fd', '4');
+    args.push(...extra, '--', ...program);
+    return { argv: withRlimits([this.bwrap!, ...args], limits), cgroup };
   }
 
   private cgroupFor(name: string, limits: ResourceLimits): Cgroup | null {
@@ -153,18 +169,12 @@ export class BwrapSandbox implements Sandbox {
       this.prepared.delete(spec.id);
       return this.runPrepared(prepared, spec);
     }
-    const cwd = spec.cwd ? path.posix.join(WORK, spec.cwd) : WORK;
-    const args = this.sandboxArgs({ ...spec, tools: [{ runtime: spec.runtime, tool: spec.tool }], cwd });
-    // bwrap builds the root as a tmpfs; once everything is mounted it becomes read-only.
-    args.push('--remount-ro', '/', '--chdir', cwd);
-    for (const [k, v] of Object.entries(spec.env)) args.push('--setenv', k, v);
-    const cgroup = this.cgroupFor(`${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, spec.limits);
-    // With a cgroup, the sandbox waits on fd 3 until we have moved it in (its pid comes on fd 4).
-    if (cgroup) args.push('--block-fd', '3', '--info-fd', '4');
-    args.push('--', ...spec.argv);
+    const args = this.sandboxArgs({ ...spec, tools: [{ runtime: spec.runtime, tool: spec.tool }], cwd: workCwd(spec.cwd) });
+    const env = Object.entries(spec.env).flatMap(([k, v]) => ['--setenv', k, v]);
+    const { argv, cgroup } = this.command(args, `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, spec.limits, env, spec.argv);
 
     return supervise({
-      argv: withRlimits([this.bwrap!, ...args], spec.limits),
+      argv,
       env: { PATH: '/usr/bin:/bin' },
       cwd: '/',
       stdin: spec.stdin,
@@ -243,12 +253,8 @@ export class BwrapSandbox implements Sandbox {
   /** Builds a sandbox around a fresh workspace and leaves its launcher waiting for the program. */
   private async prepare(o: WarmOptions): Promise<Prepared> {
     const ws = await createWorkspace(o.workRoot);
-    const args = this.sandboxArgs({ limits: o.limits, tools: o.tools, readOnlyPaths: [], dirs: ws.dirs, writableOut: false, cwd: WORK });
-    args.push('--ro-bind', launcherPath()!, LAUNCHER, '--remount-ro', '/', '--chdir', WORK);
-    const cgroup = this.cgroupFor(`${ws.id}-run`, o.limits);
-    if (cgroup) args.push('--block-fd', '3', '--info-fd', '4');
-    args.push('--', LAUNCHER, String(SPEC_FD));
-    const argv = withRlimits([this.bwrap!, ...args], o.limits);
+    const args = this.sandboxArgs({ limits: o.limits, tools: o.tools, readOnlyPaths: [], dirs: ws.dirs, writableOut: false, cwd: WORK, launcher: launcherPath()! });
+    const { argv, cgroup } = this.command(args, `${ws.id}-run`, o.limits, [], [LAUNCHER, String(SPEC_FD)]);
     const child = spawn(argv[0]!, argv.slice(1), {
       env: { PATH: '/usr/bin:/bin' },
       cwd: '/',
@@ -278,7 +284,7 @@ export class BwrapSandbox implements Sandbox {
   }
 
   private runPrepared(p: Prepared, spec: SandboxSpawn): Promise<ProcessOutcome> {
-    const cwd = spec.cwd ? path.posix.join(WORK, spec.cwd) : WORK;
+    const cwd = workCwd(spec.cwd);
     const launch = launchSpec(cwd, { ...spec.env, PWD: cwd }, spec.argv);
     return supervise({
       child: p.child,
@@ -318,6 +324,9 @@ interface Prepared {
   /** Toolchain binaries it exposes. */
   tools: Set<string>;
 }
+
+/** The program's working directory inside the sandbox. */
+const workCwd = (relative?: string) => (relative ? path.posix.join(WORK, relative) : WORK);
 
 /** Waits until no process of the phase is left, then removes its cgroup in the background. */
 async function settle(cgroup: Cgroup | null): Promise<void> {

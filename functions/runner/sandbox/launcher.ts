@@ -2,10 +2,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstExecutable } from '../runtimes/locate.js';
 
-/** The built launcher of prepared sandboxes (scripts/setup.sh compiles it), or null. */
+let found: string | null | undefined;
+
+/** The built launcher of prepared sandboxes (scripts/setup.sh compiles it), or null; looked up once. */
 export function launcherPath(): string | null {
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-  return firstExecutable([process.env.RUNTOOLS_LAUNCHER, path.join(repo, 'build/runtools-launch')]);
+  return (found ??= firstExecutable([process.env.RUNTOOLS_LAUNCHER, path.join(repo, 'build/runtools-launch')]));
 }
 
 /** The launcher's input: working directory, environment and argv, NUL-separated. */

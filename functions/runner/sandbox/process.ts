@@ -114,10 +114,9 @@ export class ProcessSandbox implements Sandbox {
 
   run(spec: SandboxSpawn): Promise<ProcessOutcome> {
     const marker = `${EXECUTION_MARKER}=${spec.id}`;
-    const [markerName, markerValue] = [EXECUTION_MARKER, spec.id];
     return supervise({
       argv: withRlimits(spec.argv, spec.limits),
-      env: { ...spec.env, [markerName]: markerValue },
+      env: { ...spec.env, [EXECUTION_MARKER]: spec.id },
       cwd: spec.cwd ? path.join(spec.dirs.work, spec.cwd) : spec.dirs.work,
       stdin: spec.stdin,
       timeoutMs: spec.timeoutMs,
