@@ -107,7 +107,8 @@ async function main() {
   const tput: Array<{ concurrency: number; raw: number; http: number }> = [];
   const py = floor.prepare('python', (await runner.locate('python'))!.tool, { 'main.py': 'print("hello")\n' }, 'main.py');
   for (const c of [1, 2, 4, 8]) {
-    const total = Math.max(20, 10 * c);
+    // Several seconds per point: a burst of a few executions measures the pool's head start, not the rate.
+    const total = 40 * c + 40;
     tput.push({
       concurrency: c,
       raw: await throughput(() => py.run(), c, total),

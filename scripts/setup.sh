@@ -57,14 +57,17 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
-# The launcher of prepared sandboxes (a small static C program; without it sandboxes are built per request).
-launcher_src=functions/runner/sandbox/launcher/launch.c
-if command -v cc >/dev/null 2>&1 && { [[ ! -x build/runtools-launch ]] || [[ $launcher_src -nt build/runtools-launch ]]; }; then
-  mkdir -p build
-  cc -O2 -static -o build/runtools-launch.tmp "$launcher_src" 2>/dev/null || cc -O2 -o build/runtools-launch.tmp "$launcher_src"
-  mv build/runtools-launch.tmp build/runtools-launch
-  info "built build/runtools-launch"
-fi
+# The sandbox spawner and the launcher of prepared sandboxes: small static C programs.
+for tool in spawn launch; do
+  src=functions/runner/sandbox/launcher/$tool.c
+  bin=build/runtools-$tool
+  if command -v cc >/dev/null 2>&1 && { [[ ! -x $bin ]] || [[ $src -nt $bin ]]; }; then
+    mkdir -p build
+    cc -O2 -static -o "$bin.tmp" "$src" 2>/dev/null || cc -O2 -o "$bin.tmp" "$src"
+    mv "$bin.tmp" "$bin"
+    info "built $bin"
+  fi
+done
 
 # The Go build cache, compiled once and shared read-only by every execution.
 if [[ -x "$GO_BIN" ]] || command -v go >/dev/null 2>&1; then

@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Per-execution resource limits enforced by a cgroup. */
@@ -113,9 +113,9 @@ function killListed(dir: string): boolean {
 }
 
 function killDir(dir: string, freezer?: string): void {
-  // v2 has an atomic kill; v1 needs a loop because a fork bomb can race the reader.
-  if (tryWrite(`${dir}/cgroup.kill`, '1')) return;
   if (procs(dir).length === 0) return;
+  // v2 (5.14+) has an atomic kill; v1 needs a loop because a fork bomb can race the reader.
+  if (driver?.version === 2 && tryWrite(`${dir}/cgroup.kill`, '1')) return;
   // Frozen processes cannot fork: kill every one of them, then thaw so the kills land.
   if (freezer && tryWrite(`${freezer}/freezer.state`, 'FROZEN')) {
     killListed(freezer);
@@ -128,7 +128,8 @@ async function removeDir(dir: string, freezer?: string): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
     killDir(dir, freezer);
     try {
-      rmdirSync(dir);
+      // Removing a memory group frees its per-CPU state: a thread-pool call, not the event loop.
+      await rmdir(dir);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;

@@ -90,6 +90,8 @@ export class Runner {
   private readonly compileLimits: ResourceLimits;
   private readonly located = new Map<RuntimeId, Promise<Located | null>>();
   private readonly cache: CompileCache | null;
+  /** Workspaces of finished executions still being removed. */
+  private readonly cleanups = new Set<Promise<void>>();
 
   constructor(options: RunnerOptions) {
     this.sandbox = options.sandbox;
@@ -127,9 +129,28 @@ export class Runner {
     this.sandbox.warm({ size, workRoot: this.workRoot, tools, limits: this.runLimits });
   }
 
-  /** Stops prepared sandboxes (executions in flight finish on their own). */
+  /** Stops prepared sandboxes (executions in flight finish on their own), once every finished execution is cleaned up. */
   async close(): Promise<void> {
+    await this.idle();
     await this.sandbox.close?.();
+  }
+
+  /**
+   * Resolves once the workspace of every finished execution is gone. A result returns as soon as
+   * its processes are: removing its files (and refilling the pool) happens right after.
+   */
+  async idle(): Promise<void> {
+    while (this.cleanups.size > 0) await Promise.all(this.cleanups);
+  }
+
+  private release(ws: Workspace): void {
+    const done: Promise<void> = this.sandbox
+      .release(ws)
+      .catch(() => {
+        /* removal retries live in removeWorkspace; a failure here must not fail a finished execution */
+      })
+      .finally(() => this.cleanups.delete(done));
+    this.cleanups.add(done);
   }
 
   /** Every runtime with its version and availability on this host. */
@@ -223,7 +244,7 @@ export class Runner {
         version: found.version,
       };
     } finally {
-      await this.sandbox.release(ws);
+      this.release(ws);
     }
   }
 

@@ -106,6 +106,7 @@ export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
       if (err instanceof RuntimeUnavailableError) throw new RunnerError(err.message, 'RuntimeUnavailableError');
       throw err;
     } finally {
+      await engine.idle();
       await reset();
     }
   };

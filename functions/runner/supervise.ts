@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
 import { OutputCollector } from './output.js';
 
 /** What one supervised process produced: the shape every phase result is built from. */
@@ -14,6 +15,19 @@ export interface ProcessOutcome {
   durationMs: number;
 }
 
+/** The part of a ChildProcess supervision uses (a process the sandbox spawner started has it too). */
+export interface Child {
+  readonly pid?: number;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  readonly stdio: ReadonlyArray<Readable | Writable | null | undefined>;
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  on(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+}
+
 export interface SuperviseOptions {
   argv: string[];
   env: Record<string, string>;
@@ -23,12 +37,12 @@ export interface SuperviseOptions {
   outputLimitBytes: number;
   /** Extra stdio slots (fd 3…) the sandbox needs, e.g. bwrap's block and info pipes. */
   extraFds?: number;
-  /** A process started ahead of time and waiting for `onSpawn` to release it (instead of spawning argv). */
-  child?: ChildProcess;
+  /** A process already started (and waiting for `onSpawn` to release it), instead of spawning argv. */
+  child?: Child;
   /** Called once the process exists; user code must not start before it resolves. */
-  onSpawn?(child: ChildProcess): Promise<void>;
+  onSpawn?(child: Child): Promise<void>;
   /** Kills everything the process started (group, cgroup, namespace). Safe to call twice. */
-  killTree(child: ChildProcess): void;
+  killTree(child: Child): void;
   /** Maps an exit status to a signal name when the sandbox reports signals as 128+N. */
   signalFromStatus?: boolean;
   signal?: AbortSignal;
@@ -54,7 +68,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     const started = performance.now();
     const stdio: Array<'pipe' | 'ignore'> = ['pipe', 'pipe', 'pipe'];
     for (let i = 0; i < (opts.extraFds ?? 0); i++) stdio.push('pipe');
-    let child: ChildProcess;
+    let child: Child;
     try {
       child = opts.child ?? spawn(opts.argv[0]!, opts.argv.slice(1), {
         env: opts.env,
@@ -92,9 +106,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
       clearTimeout(timer);
       clearTimeout(drainTimer);
       opts.signal?.removeEventListener('abort', onAbort);
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      for (const s of child.stdio.slice(3)) s?.destroy();
+      for (const s of child.stdio) s?.destroy();
       const durationMs = Math.round(performance.now() - started);
       if (spawnError && (!exit || killedBy === 'setup')) {
         resolve(failure(`could not start ${opts.argv[0]}: ${spawnError.message}`, started));
@@ -164,7 +176,8 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
   });
 }
 
-function failure(message: string, started: number): ProcessOutcome {
+/** The outcome of a process that could not be started. */
+export function failure(message: string, started = performance.now()): ProcessOutcome {
   return {
     stdout: '',
     stderr: `${message}\n`,

@@ -10,8 +10,8 @@ export interface TestRunner {
   runner: Runner;
   workRoot: string;
   run(request: ExecuteRequest): Promise<ExecuteResult>;
-  /** Names left in the work root (should be none between executions). */
-  leftovers(): string[];
+  /** Names left in the work root once finished executions are cleaned up (should be none). */
+  leftovers(): Promise<string[]>;
   dispose(): void;
 }
 
@@ -27,7 +27,10 @@ export async function testRunner(
     runner,
     workRoot,
     run: (request) => runner.execute(ExecuteRequestSchema.parse(request)),
-    leftovers: () => readdirSync(workRoot),
+    leftovers: async () => {
+      await runner.idle();
+      return readdirSync(workRoot);
+    },
     dispose: () => {
       rmSync(workRoot, { recursive: true, force: true });
       rmSync(buildCache, { recursive: true, force: true });

@@ -95,7 +95,7 @@ describe('compiled runtimes', () => {
     expect(result.stdout).toBe('true\n');
   });
 
-  it('leaves no work directory behind', () => {
-    expect(t.leftovers()).toEqual([]);
+  it('leaves no work directory behind', async () => {
+    expect(await t.leftovers()).toEqual([]);
   });
 });

@@ -140,7 +140,7 @@ print(f"Hello, {name}!")
     expect(result.stderr).toContain('ValueError: Something went wrong');
   });
 
-  it('leaves no work directory behind', () => {
-    expect(t.leftovers()).toEqual([]);
+  it('leaves no work directory behind', async () => {
+    expect(await t.leftovers()).toEqual([]);
   });
 });

@@ -154,7 +154,7 @@ describe.each(Object.entries(PROGRAMS) as Array<[RuntimeId, Programs]>)('%s', (r
     expect(result.executionTime).toBeLessThan(30_000);
   });
 
-  it('removes every work directory', () => {
-    expect(t.leftovers()).toEqual([]);
+  it('removes every work directory', async () => {
+    expect(await t.leftovers()).toEqual([]);
   });
 });

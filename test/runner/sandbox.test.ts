@@ -164,7 +164,7 @@ print("parent done")`,
       code: 'import os\nos.symlink("/usr/bin", "/work/link")\nos.makedirs("/work/a/b")\nos.chmod("/work/a", 0)\nprint("ok")',
     });
     expect(result.stdout).toBe('ok\n');
-    expect(t.leftovers()).toEqual([]);
+    expect(await t.leftovers()).toEqual([]);
   });
 });
 
@@ -206,6 +206,6 @@ print("bye")`,
   it('times out the whole tree', async () => {
     const result = await t.run({ runtime: 'node', code: "require('child_process').spawn('sleep', ['60']); setTimeout(() => {}, 60000);", timeout: 1000 });
     expect(result).toMatchObject({ timedOut: true, exitCode: 137, signal: 'SIGKILL' });
-    expect(t.leftovers()).toEqual([]);
+    expect(await t.leftovers()).toEqual([]);
   });
 });

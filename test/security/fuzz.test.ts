@@ -220,7 +220,7 @@ print(json.dumps({"files": files, "args": sys.argv[1:], "env": dict(os.environ)}
       }),
       { numRuns: 40 },
     );
-    expect(t.leftovers()).toEqual([]);
+    expect(await t.leftovers()).toEqual([]);
   }, 300_000);
 
   it('keeps serving after all of it', async () => {
@@ -229,6 +229,6 @@ print(json.dumps({"files": files, "args": sys.argv[1:], "env": dict(os.environ)}
     const res = await post(JSON.stringify({ runtime: 'python', code: 'print("still serving")' }));
     expect(res.status).toBe(200);
     expect(((await res.json()) as { stdout: string }).stdout).toBe('still serving\n');
-    expect(t.leftovers()).toEqual([]);
+    expect(await t.leftovers()).toEqual([]);
   });
 });

@@ -23,7 +23,10 @@ export async function hostileRunner(
     runner,
     workRoot,
     run: (request: ExecuteRequest): Promise<ExecuteResult> => runner.execute(ExecuteRequestSchema.parse(request)),
-    leftovers: () => readdirSync(workRoot),
+    leftovers: async () => {
+      await runner.idle();
+      return readdirSync(workRoot);
+    },
     dispose: () => rmSync(workRoot, { recursive: true, force: true }),
   };
 }
@@ -47,7 +50,7 @@ export const tally = { attacks: 0, contained: 0 };
 export async function expectContained(t: TestRunner, tag: string): Promise<void> {
   tally.attacks++;
   expect(processesMatching(tag)).toEqual([]);
-  expect(t.leftovers()).toEqual([]);
+  expect(await t.leftovers()).toEqual([]);
   const after = await t.run({ runtime: 'python', code: 'print("healthy")' });
   expect(after).toMatchObject({ stdout: 'healthy\n', exitCode: 0 });
   tally.contained++;

@@ -77,7 +77,7 @@ for (const host of ['127.0.0.1', '::1']) {
     expect(r.stdout).not.toContain(SECRET);
     expect(r.stdout).not.toContain(KEY);
     expect(processesMatching(tag)).toEqual([]);
-    expect(t.leftovers()).toEqual([]);
+    expect(await t.leftovers()).toEqual([]);
   });
 
   it('a hostile execution does not disturb the server: it keeps answering during and after', async () => {
@@ -95,6 +95,6 @@ for (const host of ['127.0.0.1', '::1']) {
     const flood = await hostile;
     expect(flood.truncated).toBe(true);
     expect(processesMatching(tag)).toEqual([]);
-    expect(t.leftovers()).toEqual([]);
+    expect(await t.leftovers()).toEqual([]);
   });
 });

@@ -152,7 +152,7 @@ describe('load', () => {
     expect(stats.completed).toBe(TOTAL);
     expect(stats.rateLimited).toBeGreaterThan(0);
     expect(stats.maxRssMb).toBeLessThan(400);
-    expect(t.leftovers()).toEqual([]);
+    expect(await t.leftovers()).toEqual([]);
     const health = await fetch(`${server.url}/health`);
     expect(health.status).toBe(200);
   }, DEADLINE_MS + 30_000);

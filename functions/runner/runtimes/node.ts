@@ -3,7 +3,7 @@ import { firstExecutable, which } from './locate.js';
 import { defineRuntime } from './types.js';
 
 /**
- * Node makes its stdout/stderr non-blocking when they are sockets (the runner's pipes are), and a
+ * Node makes its stdout/stderr non-blocking when they are sockets (process mode's pipes are), and a
  * tight write loop then buffers without bound instead of waiting for the reader. Blocking writes
  * give the output cap its back-pressure, as with a terminal or a file.
  */

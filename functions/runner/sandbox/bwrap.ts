@@ -1,15 +1,15 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { cgroupSupport, createCgroup, type Cgroup } from '../cgroup.js';
 import { firstExecutable, which } from '../runtimes/locate.js';
 import type { Toolchain } from '../runtimes/types.js';
-import { supervise, type ProcessOutcome } from '../supervise.js';
-import { withRlimits } from './rlimits.js';
+import { failure, supervise, type Child, type ProcessOutcome } from '../supervise.js';
 import type { Writable } from 'node:stream';
 import { createWorkspace, removeWorkspace, type Workspace } from '../workspace.js';
-import { launcherPath, launchSpec } from './launcher.js';
+import { launcherPath, launchSpec, spawnerPath } from './launcher.js';
+import { Spawner, type SpawnedChild } from './spawner.js';
 import type { ExecDirs, ResourceLimits, Sandbox, SandboxSpawn, SandboxView, WarmOptions } from './types.js';
 
 const execFileAsync = promisify(execFile);
@@ -19,8 +19,6 @@ const OUT = '/out';
 const TMP = '/tmp';
 const TOOLS = '/opt/runtools';
 const LAUNCHER = '/opt/runtools/.launch';
-/** The descriptor a prepared sandbox's launcher reads its program from. */
-const SPEC_FD = 5;
 
 const NAMESPACES = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'runtools', '--clearenv'];
 
@@ -66,9 +64,12 @@ export class BwrapSandbox implements Sandbox {
   readonly kind = 'bwrap' as const;
   private readonly bwrap: string | null;
   private readonly rootArgs = rootDirArgs();
+  private readonly spawner: Spawner | null;
 
   constructor(bwrapPath?: string) {
     this.bwrap = firstExecutable([bwrapPath, process.env.RUNTOOLS_BWRAP]) ?? which('bwrap');
+    const spawner = spawnerPath();
+    this.spawner = spawner ? new Spawner(spawner) : null;
   }
 
   view(_dirs: ExecDirs, tool: Toolchain, runtime: string): SandboxView {
@@ -80,6 +81,7 @@ export class BwrapSandbox implements Sandbox {
     if (!this.bwrap) {
       throw new Error('bubblewrap (bwrap) is not installed: run `npm run setup` as root (apt-get install bubblewrap), or set RUNTOOLS_SANDBOX=process to run without namespaces');
     }
+    if (!this.spawner) throw new Error('build/runtools-spawn is missing: run `npm run setup` (it compiles the sandbox spawner with cc)');
     try {
       await execFileAsync(this.bwrap, [...this.namespaceArgs(), ...this.rootArgs, '--', '/usr/bin/true'], { timeout: 10_000 });
     } catch (err) {
@@ -132,14 +134,32 @@ export class BwrapSandbox implements Sandbox {
   }
 
   /**
-   * The full argv of one sandbox and its cgroup: with a cgroup, the sandbox waits on fd 3 until
-   * we have moved it in (its pid comes on fd 4). `extra` goes between the mounts and the command.
+   * Starts one sandbox and creates its cgroup: with a cgroup, the sandbox waits on fd 3 until we
+   * have moved it in (its pid comes on fd 4). `extra` goes between the mounts and the command.
+   * `spec` adds one more pipe for a prepared sandbox's launcher, whose number goes last in its
+   * argv. The rlimits hold for bwrap and all it starts.
    */
-  private command(args: string[], cgroupName: string, limits: ResourceLimits, extra: string[], program: string[]) {
-    const cgroup = this.cgroupFor(cgroupName, limits);
+  private async start(o: { args: string[]; cgroupName: string; limits: ResourceLimits; extra: string[]; program: string[]; spec?: boolean }) {
+    const cgroup = this.cgroupFor(o.cgroupName, o.limits);
+    const args = [...o.args];
     if (cgroup) args.push('--block-fd', '3', '--info-fd', '4');
-    args.push(...extra, '--', ...program);
-    return { argv: withRlimits([this.bwrap!, ...args], limits), cgroup };
+    const fds = `rww${cgroup ? 'rw' : ''}${o.spec ? 'r' : ''}`;
+    const specFd = fds.length - 1;
+    args.push(...o.extra, '--', ...o.program, ...(o.spec ? [String(specFd)] : []));
+    try {
+      const child = await this.spawner!.spawn({
+        argv: [this.bwrap!, ...args],
+        env: { PATH: '/usr/bin:/bin' },
+        cwd: '/',
+        fds,
+        openFiles: o.limits.openFiles,
+        fileSizeBytes: o.limits.fileSizeBytes,
+      });
+      return { child, cgroup, specFd };
+    } catch (err) {
+      void cgroup?.destroy();
+      throw err;
+    }
   }
 
   private cgroupFor(name: string, limits: ResourceLimits): Cgroup | null {
@@ -151,7 +171,7 @@ export class BwrapSandbox implements Sandbox {
   }
 
   private killTree(cgroup: Cgroup | null) {
-    return (child: ChildProcess) => {
+    return (child: Child) => {
       cgroup?.killAll();
       if (child.pid) {
         try {
@@ -163,7 +183,7 @@ export class BwrapSandbox implements Sandbox {
     };
   }
 
-  run(spec: SandboxSpawn): Promise<ProcessOutcome> {
+  async run(spec: SandboxSpawn): Promise<ProcessOutcome> {
     const prepared = this.prepared.get(spec.id);
     if (prepared && !spec.writableOut && spec.readOnlyPaths.length === 0 && this.fits(prepared, spec)) {
       this.prepared.delete(spec.id);
@@ -171,16 +191,23 @@ export class BwrapSandbox implements Sandbox {
     }
     const args = this.sandboxArgs({ ...spec, tools: [{ runtime: spec.runtime, tool: spec.tool }], cwd: workCwd(spec.cwd) });
     const env = Object.entries(spec.env).flatMap(([k, v]) => ['--setenv', k, v]);
-    const { argv, cgroup } = this.command(args, `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, spec.limits, env, spec.argv);
+    const started = performance.now();
+    let child: SpawnedChild;
+    let cgroup: Cgroup | null;
+    try {
+      ({ child, cgroup } = await this.start({ args, cgroupName: `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, limits: spec.limits, extra: env, program: spec.argv }));
+    } catch (err) {
+      return failure(`could not start ${this.bwrap}: ${(err as Error).message}`, started);
+    }
 
     return supervise({
-      argv,
-      env: { PATH: '/usr/bin:/bin' },
+      child,
+      argv: [this.bwrap!],
+      env: {},
       cwd: '/',
       stdin: spec.stdin,
       timeoutMs: spec.timeoutMs,
       outputLimitBytes: spec.outputLimitBytes,
-      extraFds: cgroup ? 2 : 0,
       signalFromStatus: true,
       signal: spec.signal,
       onSpawn: cgroup ? (child) => joinCgroup(child, cgroup) : undefined,
@@ -231,6 +258,7 @@ export class BwrapSandbox implements Sandbox {
     this.pool = [];
     this.prepared.clear();
     await Promise.all(all.map((p) => this.discard(p)));
+    this.spawner?.close();
   }
 
   private refill(): void {
@@ -254,16 +282,15 @@ export class BwrapSandbox implements Sandbox {
   private async prepare(o: WarmOptions): Promise<Prepared> {
     const ws = await createWorkspace(o.workRoot);
     const args = this.sandboxArgs({ limits: o.limits, tools: o.tools, readOnlyPaths: [], dirs: ws.dirs, writableOut: false, cwd: WORK, launcher: launcherPath()! });
-    const { argv, cgroup } = this.command(args, `${ws.id}-run`, o.limits, [], [LAUNCHER, String(SPEC_FD)]);
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: { PATH: '/usr/bin:/bin' },
-      cwd: '/',
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
-    child.on('error', () => {});
-    for (const stream of child.stdio) stream?.on('error', () => {});
-    const p: Prepared = { ws, child, cgroup, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
+    let started;
+    try {
+      started = await this.start({ args, cgroupName: `${ws.id}-run`, limits: o.limits, extra: [], program: [LAUNCHER], spec: true });
+    } catch (err) {
+      await removeWorkspace(ws);
+      throw err;
+    }
+    const { child, cgroup, specFd } = started;
+    const p: Prepared = { ws, child, cgroup, specFd, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
     try {
       if (cgroup) await joinCgroup(child, cgroup);
     } catch (err) {
@@ -297,7 +324,7 @@ export class BwrapSandbox implements Sandbox {
       signalFromStatus: true,
       signal: spec.signal,
       onSpawn: async (child) => {
-        const fd = (child.stdio as unknown[])[SPEC_FD] as Writable;
+        const fd = child.stdio[p.specFd] as Writable;
         fd.on('error', () => {});
         fd.end(launch);
       },
@@ -307,7 +334,7 @@ export class BwrapSandbox implements Sandbox {
 
   /** Stops a prepared sandbox: its launcher exits on an empty spec; anything else is killed. */
   private async discard(p: Prepared, removeWs = true): Promise<void> {
-    ((p.child.stdio as unknown[])[SPEC_FD] as Writable | undefined)?.destroy();
+    p.child.stdio[p.specFd]?.destroy();
     this.killTree(p.cgroup)(p.child);
     for (const s of p.child.stdio) s?.destroy();
     await p.cgroup?.destroy();
@@ -315,11 +342,13 @@ export class BwrapSandbox implements Sandbox {
   }
 }
 
-/** A sandbox built ahead of a request, its launcher waiting on SPEC_FD. */
+/** A sandbox built ahead of a request, its launcher waiting on specFd. */
 interface Prepared {
   ws: Workspace;
-  child: ChildProcess;
+  child: SpawnedChild;
   cgroup: Cgroup | null;
+  /** The pipe its launcher reads the program from. */
+  specFd: number;
   limits: ResourceLimits;
   /** Toolchain binaries it exposes. */
   tools: Set<string>;
@@ -336,7 +365,7 @@ async function settle(cgroup: Cgroup | null): Promise<void> {
 }
 
 /** Reads bwrap's info JSON, moves the sandbox's pid 1 into the cgroup, then lets it start. */
-function joinCgroup(child: ChildProcess, cgroup: Cgroup): Promise<void> {
+function joinCgroup(child: Child, cgroup: Cgroup): Promise<void> {
   return new Promise((resolve, reject) => {
     const info = child.stdio[4] as NodeJS.ReadableStream;
     const block = child.stdio[3] as NodeJS.WritableStream;

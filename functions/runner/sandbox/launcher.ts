@@ -2,13 +2,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstExecutable } from '../runtimes/locate.js';
 
-let found: string | null | undefined;
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const found = new Map<string, string | null>();
 
-/** The built launcher of prepared sandboxes (scripts/setup.sh compiles it), or null; looked up once. */
-export function launcherPath(): string | null {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-  return (found ??= firstExecutable([process.env.RUNTOOLS_LAUNCHER, path.join(repo, 'build/runtools-launch')]));
+/** A small C program scripts/setup.sh builds into build/ (an env variable overrides it), or null; looked up once. */
+function built(name: string, override: string | undefined): string | null {
+  if (!found.has(name)) found.set(name, firstExecutable([override, path.join(repo, 'build', name)]));
+  return found.get(name)!;
 }
+
+/** The launcher of prepared sandboxes (waits in the sandbox for the program to run). */
+export const launcherPath = () => built('runtools-launch', process.env.RUNTOOLS_LAUNCHER);
+
+/** The process that forks every sandbox (see spawner.ts). */
+export const spawnerPath = () => built('runtools-spawn', process.env.RUNTOOLS_SPAWNER);
 
 /** The launcher's input: working directory, environment and argv, NUL-separated. */
 export function launchSpec(cwd: string, env: Record<string, string>, argv: readonly string[]): Buffer {
