@@ -60,7 +60,8 @@ async function startServer(): Promise<{ url: string; child: ChildProcess; rssMb(
 }
 
 async function main() {
-  const runner = await createRunner();
+  // Configured as the local server is by default: a pool of concurrency + 1 prepared sandboxes.
+  const runner = await createRunner({ poolSize: os.cpus().length + 1 });
   const infos = await runner.runtimes();
   const available = infos.filter((i) => i.available).map((i) => i.runtime);
   const floor = new Floor();

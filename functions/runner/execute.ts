@@ -13,7 +13,7 @@ import { CompileCache } from './compile-cache.js';
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
-import { baseEnv, type ResourceLimits, type Sandbox } from './sandbox/types.js';
+import { baseEnv, type ResourceLimits, type Sandbox, type WarmInterpreter } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
 import { writeFiles, type Workspace } from './workspace.js';
 
@@ -122,11 +122,26 @@ export class Runner {
   async warm(size: number): Promise<void> {
     if (!this.sandbox.warm || size <= 0) return;
     const tools = [];
+    const interpreters: WarmInterpreter[] = [];
     for (const rt of RUNTIMES) {
       const found = await this.locate(rt.id);
-      if (found) tools.push({ runtime: rt.id, tool: found.tool });
+      if (!found) continue;
+      tools.push({ runtime: rt.id, tool: found.tool });
+      if (rt.warmStart && !rt.compile) {
+        const view = this.sandbox.view({ work: '', out: '', tmp: '' }, found.tool, rt.id);
+        const ctx: CommandContext = { workDir: view.workDir, outDir: view.outDir, tmpDir: view.tmpDir, entry: rt.entrypoint, files: [rt.entrypoint], args: [], tool: view.tool };
+        const cmd = rt.run(ctx);
+        if (cmd.cwd !== undefined) continue;
+        interpreters.push({
+          runtime: rt.id,
+          argv: cmd.argv,
+          env: { ...baseEnv(view, searchPath(view.tool)), ...cmd.env },
+          hostDir: rt.warmStart.hostDir,
+          hookEnv: rt.warmStart.env,
+        });
+      }
     }
-    this.sandbox.warm({ size, workRoot: this.workRoot, tools, limits: this.runLimits });
+    this.sandbox.warm({ size, workRoot: this.workRoot, tools, limits: this.runLimits, interpreters });
   }
 
   /** Stops prepared sandboxes (executions in flight finish on their own), once every finished execution is cleaned up. */
@@ -179,8 +194,11 @@ export class Runner {
       if (!names.some((f) => f.startsWith(`${name}/`))) files[name] ??= content;
     }
 
+    // An interpreter started ahead stands for the default entry run with no args, and only when
+    // the request's environment does not change how it starts.
+    const warm = rt.warmStart && entry === rt.entrypoint && req.args.length === 0 && rt.warmStart.accepts(req.env) ? rt.id : undefined;
     const started = performance.now();
-    const ws = await this.sandbox.workspace(this.workRoot);
+    const ws = await this.sandbox.workspace(this.workRoot, warm);
     try {
       await writeFiles(ws.dirs.work, files);
       const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
@@ -265,7 +283,7 @@ export class Runner {
       const compile: CompileResult = { ...hit.compile, exitCode: 0, executionTime, timedOut: false };
       return { compile, failed: false, binary: path.posix.join(ctx.outDir, hit.binary), signal: null, truncated: false };
     }
-    await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, entry: ctx.entry, files: ctx.files });
+    const overlays = (await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, hostTmpDir: ws.dirs.tmp, entry: ctx.entry, files: ctx.files, overlays: this.sandbox.overlays })) ?? [];
     const outcome = await this.sandbox.run({
       id: ws.id,
       runtime: rt.id,
@@ -275,6 +293,7 @@ export class Runner {
       env: { ...baseEnv(ctx, searchPath(ctx.tool)), ...cmd.env },
       cwd: cmd.cwd,
       readOnlyPaths: rt.compileReadOnlyPaths?.() ?? [],
+      overlays,
       writableOut: true,
       stdin: '',
       timeoutMs: this.compileTimeoutMs,

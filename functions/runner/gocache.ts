@@ -1,6 +1,7 @@
 import { mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { goCacheMaster } from './paths.js';
+import type { Overlay } from './sandbox/types.js';
 
 let listing: { master: string; mtimeMs: number; entries: Array<[string, string[]]> } | null = null;
 
@@ -36,4 +37,17 @@ export async function goCacheSnapshot(dest: string, masterAsSeen = goCacheMaster
       for (const f of files) await symlink(path.join(masterAsSeen, dir, f), path.join(target, f));
     }),
   );
+}
+
+/**
+ * The same private cache as an overlay: the master read-only underneath, this compilation's new
+ * entries in `scratch`/upper. Mounted by the sandbox spawner in the compile sandbox's own mount
+ * namespace, so it disappears with it.
+ */
+export async function goCacheOverlay(target: string, scratch: string): Promise<Overlay> {
+  const upper = path.join(scratch, 'upper');
+  const work = path.join(scratch, 'work');
+  await Promise.all([mkdir(target, { recursive: true }), mkdir(upper, { recursive: true }), mkdir(work, { recursive: true })]);
+  await writeFile(path.join(upper, 'trim.txt'), `${Math.floor(Date.now() / 1000)}\n`);
+  return { lower: goCacheMaster(), upper, work, target };
 }

@@ -17,7 +17,7 @@ export interface TestRunner {
 
 /** Creates a runner for tests; `sandbox` defaults to bwrap, the local default. */
 export async function testRunner(
-  options: Omit<RunnerOptions, 'sandbox' | 'workRoot'> & { sandbox?: SandboxKind } = {},
+  options: Omit<RunnerOptions, 'sandbox' | 'workRoot'> & { sandbox?: SandboxKind; poolSize?: number } = {},
 ): Promise<TestRunner> {
   const workRoot = mkdtempSync(path.join(os.tmpdir(), 'runtools-test-'));
   // A private build cache: every test run compiles for real, and no test sees another's builds.

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { goCacheSnapshot } from '../gocache.js';
+import { goCacheOverlay, goCacheSnapshot } from '../gocache.js';
 import { goCacheMaster } from '../paths.js';
 import { firstExecutable, which } from './locate.js';
 import { defineRuntime, type CommandContext } from './types.js';
@@ -44,8 +44,12 @@ export default defineRuntime({
   },
   scaffold: ({ files }): Record<string, string> =>
     files.some((f) => f === 'go.mod' || f.endsWith('/go.mod')) ? {} : { 'go.mod': 'module main\n\ngo 1.23\n' },
+  // The pre-warmed master underneath, this build's entries on top: an overlay where the sandbox
+  // can mount one (a mount, ~1 ms), else a farm of 2,100 symlinks (~50-100 ms).
   async prepareCompile(host) {
-    await goCacheSnapshot(path.join(host.hostOutDir, 'gocache'));
+    const target = path.join(host.hostOutDir, 'gocache');
+    if (!host.overlays) return void (await goCacheSnapshot(target));
+    return [await goCacheOverlay(target, path.join(host.hostTmpDir, 'gocache'))];
   },
   compileReadOnlyPaths: () => [goCacheMaster()],
   compile: (ctx) => ({

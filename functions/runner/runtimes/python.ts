@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { firstExecutable, which } from './locate.js';
 import { defineRuntime } from './types.js';
 
@@ -20,4 +21,18 @@ export default defineRuntime({
     argv: [ctx.tool.bin, '-u', ctx.entry, ...ctx.args],
     env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
   }),
+  // python-warm/sitecustomize.py holds the interpreter in start-up until the spec comes, then
+  // lets it open main.py as a fresh `python3 -u main.py` would.
+  warmStart: {
+    hostDir: path.join(path.dirname(fileURLToPath(import.meta.url)), 'python-warm'),
+    env: (hookDir, specFd) => ({ PYTHONPATH: hookDir, RUNTOOLS_SPEC_FD: String(specFd) }),
+    accepts: (env) => Object.keys(env).every((k) => !STARTUP_ENV.test(k)),
+  },
 });
+
+/**
+ * Variables read while the interpreter (or the C library under it) starts: the interpreter's own,
+ * locale, time zone (time is imported at start-up), HOME (the user site directory), the dynamic
+ * loader and malloc. A request that sets one gets a fresh interpreter.
+ */
+const STARTUP_ENV = /^(PYTHON.*|LC_.*|LANG|LANGUAGE|TZ|HOME|PATH|TMPDIR|PWD|LD_.*|MALLOC_.*|GLIBC_.*)$/;

@@ -1,3 +1,5 @@
+import type { Overlay } from '../sandbox/types.js';
+
 /** What a runtime file declares: identity, entry file, toolchain discovery and its commands. */
 
 /** A located toolchain: `root` is the directory the sandbox exposes; `bin` is the executable inside it. */
@@ -34,8 +36,12 @@ export interface Command {
 export interface HostContext {
   hostWorkDir: string;
   hostOutDir: string;
+  /** Host-side scratch of the execution (outside the sandbox's view where it has one). */
+  hostTmpDir: string;
   entry: string;
   files: readonly string[];
+  /** Whether the sandbox can mount overlays for the compile phase (else: plain directories). */
+  overlays: boolean;
 }
 
 export interface RuntimeDefinition<Id extends string = string> {
@@ -52,14 +58,27 @@ export interface RuntimeDefinition<Id extends string = string> {
   version: { argv(tool: Toolchain): string[]; parse(output: string): string };
   /** Files to add to the work dir before compiling (e.g. go.mod), keyed by relative path. */
   scaffold?(ctx: { entry: string; files: readonly string[] }): Record<string, string>;
-  /** Host-side preparation before the compile phase (e.g. a per-execution build cache). */
-  prepareCompile?(host: HostContext): Promise<void>;
+  /** Host-side preparation before the compile phase (e.g. a per-execution build cache); overlays to mount for it. */
+  prepareCompile?(host: HostContext): Promise<Overlay[] | void>;
   compile?(ctx: CommandContext): Command;
   /** Host paths the compile phase reads at their own path (read-only), e.g. a shared cache. */
   compileReadOnlyPaths?(): string[];
   /** Reads what the compile phase produced (e.g. cargo's JSON) and returns the binary path in outDir. */
   compiledBinary?(ctx: CommandContext, compileStdout: string): { binary: string; stdout: string };
   run(ctx: CommandContext & { binary?: string }): Command;
+  /**
+   * An interpreter started ahead of a request in a prepared sandbox, as `run()` of the default
+   * entry with no args. It waits during its start-up for the execution's spec and must then be
+   * indistinguishable from a fresh start (see python.ts).
+   */
+  warmStart?: {
+    /** Host directory of its start-up hook, bound read-only inside the sandbox. */
+    hostDir: string;
+    /** Environment added to the waiting interpreter (the hook removes it): where the hook is, where the spec comes. */
+    env(hookDir: string, specFd: number): Record<string, string>;
+    /** False when the request's environment would change how the interpreter starts (it already has). */
+    accepts(env: Readonly<Record<string, string>>): boolean;
+  };
 }
 
 /** Declares a runtime with its literal id preserved for the type system. */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { cgroupSupport, createCgroup, type Cgroup } from '../cgroup.js';
@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import { createWorkspace, removeWorkspace, type Workspace } from '../workspace.js';
 import { launcherPath, launchSpec, spawnerPath } from './launcher.js';
 import { Spawner, type SpawnedChild } from './spawner.js';
-import type { ExecDirs, ResourceLimits, Sandbox, SandboxSpawn, SandboxView, WarmOptions } from './types.js';
+import type { ExecDirs, Overlay, ResourceLimits, Sandbox, SandboxSpawn, SandboxView, WarmInterpreter, WarmOptions } from './types.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -19,6 +19,8 @@ const OUT = '/out';
 const TMP = '/tmp';
 const TOOLS = '/opt/runtools';
 const LAUNCHER = '/opt/runtools/.launch';
+/** Where a waiting interpreter's start-up hook is bound. */
+const WARM_HOOK = '/opt/runtools/.warm';
 
 const NAMESPACES = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'runtools', '--clearenv'];
 
@@ -62,6 +64,8 @@ function toolMount(tool: Toolchain, runtime: string): { root: string; bin: strin
  */
 export class BwrapSandbox implements Sandbox {
   readonly kind = 'bwrap' as const;
+  /** The spawner mounts overlays in the sandbox's own mount namespace: that takes root and overlayfs. */
+  readonly overlays = process.getuid?.() === 0 && hasOverlayfs();
   private readonly bwrap: string | null;
   private readonly rootArgs = rootDirArgs();
   private readonly spawner: Spawner | null;
@@ -111,6 +115,8 @@ export class BwrapSandbox implements Sandbox {
     cwd: string;
     /** The launcher of a prepared sandbox, bound read-only at LAUNCHER. */
     launcher?: string;
+    /** The start-up hook of an interpreter started ahead, bound read-only at WARM_HOOK. */
+    hook?: string;
   }): string[] {
     const args = [...this.namespaceArgs(), ...this.rootArgs];
     args.push('--proc', '/proc', '--dev', '/dev');
@@ -128,6 +134,7 @@ export class BwrapSandbox implements Sandbox {
     args.push('--bind', o.dirs.work, WORK);
     args.push(o.writableOut ? '--bind' : '--ro-bind', o.dirs.out, OUT);
     if (o.launcher) args.push('--ro-bind', o.launcher, LAUNCHER);
+    if (o.hook) args.push('--ro-bind', o.hook, WARM_HOOK);
     // bwrap builds the root as a tmpfs; once everything is mounted it becomes read-only.
     args.push('--remount-ro', '/', '--chdir', o.cwd);
     return args;
@@ -135,17 +142,17 @@ export class BwrapSandbox implements Sandbox {
 
   /**
    * Starts one sandbox and creates its cgroup: with a cgroup, the sandbox waits on fd 3 until we
-   * have moved it in (its pid comes on fd 4). `extra` goes between the mounts and the command.
-   * `spec` adds one more pipe for a prepared sandbox's launcher, whose number goes last in its
-   * argv. The rlimits hold for bwrap and all it starts.
+   * have moved it in (its pid comes on fd 4). `command` gives what follows the mounts (settings,
+   * `--`, the program); `spec` adds one more pipe, for a prepared sandbox's spec, passed to
+   * `command`. The rlimits hold for bwrap and all it starts.
    */
-  private async start(o: { args: string[]; cgroupName: string; limits: ResourceLimits; extra: string[]; program: string[]; spec?: boolean }) {
+  private async start(o: { args: string[]; cgroupName: string; limits: ResourceLimits; spec?: boolean; overlays?: readonly Overlay[]; command(specFd: number): string[] }) {
     const cgroup = this.cgroupFor(o.cgroupName, o.limits);
     const args = [...o.args];
     if (cgroup) args.push('--block-fd', '3', '--info-fd', '4');
     const fds = `rww${cgroup ? 'rw' : ''}${o.spec ? 'r' : ''}`;
     const specFd = fds.length - 1;
-    args.push(...o.extra, '--', ...o.program, ...(o.spec ? [String(specFd)] : []));
+    args.push(...o.command(specFd));
     try {
       const child = await this.spawner!.spawn({
         argv: [this.bwrap!, ...args],
@@ -154,6 +161,7 @@ export class BwrapSandbox implements Sandbox {
         fds,
         openFiles: o.limits.openFiles,
         fileSizeBytes: o.limits.fileSizeBytes,
+        overlays: o.overlays,
       });
       return { child, cgroup, specFd };
     } catch (err) {
@@ -187,6 +195,7 @@ export class BwrapSandbox implements Sandbox {
     const prepared = this.prepared.get(spec.id);
     if (prepared && !spec.writableOut && spec.readOnlyPaths.length === 0 && this.fits(prepared, spec)) {
       this.prepared.delete(spec.id);
+      if (prepared.interpreter) this.warmStarts++;
       return this.runPrepared(prepared, spec);
     }
     const args = this.sandboxArgs({ ...spec, tools: [{ runtime: spec.runtime, tool: spec.tool }], cwd: workCwd(spec.cwd) });
@@ -195,7 +204,7 @@ export class BwrapSandbox implements Sandbox {
     let child: SpawnedChild;
     let cgroup: Cgroup | null;
     try {
-      ({ child, cgroup } = await this.start({ args, cgroupName: `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, limits: spec.limits, extra: env, program: spec.argv }));
+      ({ child, cgroup } = await this.start({ args, cgroupName: `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, limits: spec.limits, overlays: spec.overlays, command: () => [...env, '--', ...spec.argv] }));
     } catch (err) {
       return failure(`could not start ${this.bwrap}: ${(err as Error).message}`, started);
     }
@@ -219,26 +228,55 @@ export class BwrapSandbox implements Sandbox {
 
   private pool: Prepared[] = [];
   private readonly prepared = new Map<string, Prepared>();
+  /** What each execution in flight asked for: the interpreter's runtime, or null for the launcher. */
+  private readonly wanted = new Map<string, string | null>();
   private warmOptions: WarmOptions | null = null;
   private filling = 0;
   private closed = false;
+  /** Executions that ran in an interpreter started ahead of them. */
+  warmStarts = 0;
+
+  /** Prepared sandboxes waiting, by what waits in them: a runtime's interpreter, or `launcher`. */
+  pooled(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const p of this.pool) {
+      const kind = p.interpreter?.runtime ?? 'launcher';
+      counts[kind] = (counts[kind] ?? 0) + 1;
+    }
+    return counts;
+  }
 
   warm(options: WarmOptions): void {
     if (!launcherPath() || options.size <= 0) return;
     this.warmOptions = options;
-    this.refill();
+    this.refill(null);
   }
 
-  async workspace(workRoot: string): Promise<Workspace> {
-    while (this.pool.length > 0) {
-      const p = this.pool.shift()!;
-      if (p.child.exitCode === null && p.child.signalCode === null && p.ws.root.startsWith(workRoot)) {
-        this.prepared.set(p.ws.id, p);
-        return p.ws;
-      }
-      void this.discard(p);
+  /**
+   * A prepared sandbox of the kind asked for (an interpreter waiting, else the launcher), or a new
+   * workspace. When none of that kind is ready, one of another kind makes room: the pool follows
+   * what requests ask for.
+   */
+  async workspace(workRoot: string, warm?: string): Promise<Workspace> {
+    this.pool = this.pool.filter((p) => {
+      const usable = p.child.exitCode === null && p.child.signalCode === null && p.ws.root.startsWith(workRoot);
+      if (!usable) void this.discard(p);
+      return usable;
+    });
+    const want = warm !== undefined && this.warmOptions?.interpreters.some((i) => i.runtime === warm) ? warm : null;
+    let i = this.pool.findIndex((p) => (p.interpreter?.runtime ?? null) === want);
+    if (i < 0) i = this.pool.findIndex((p) => p.interpreter === null);
+    let ws: Workspace;
+    if (i >= 0) {
+      const [p] = this.pool.splice(i, 1);
+      this.prepared.set(p!.ws.id, p!);
+      ws = p!.ws;
+    } else {
+      if (this.pool.length > 0) void this.discard(this.pool.shift()!);
+      ws = await createWorkspace(workRoot);
     }
-    return createWorkspace(workRoot);
+    this.wanted.set(ws.id, want);
+    return ws;
   }
 
   async release(ws: Workspace): Promise<void> {
@@ -248,8 +286,10 @@ export class BwrapSandbox implements Sandbox {
       await this.discard(unused, false);
     }
     await removeWorkspace(ws);
+    const want = this.wanted.get(ws.id) ?? null;
+    this.wanted.delete(ws.id);
     // Refill after the execution, not during it: preparing a sandbox competes for the same cores.
-    this.refill();
+    this.refill(want);
   }
 
   async close(): Promise<void> {
@@ -261,12 +301,14 @@ export class BwrapSandbox implements Sandbox {
     this.spawner?.close();
   }
 
-  private refill(): void {
+  /** Tops the pool up with sandboxes of one kind: `runtime`'s interpreter waiting, or the launcher. */
+  private refill(runtime: string | null): void {
     const o = this.warmOptions;
     if (!o || this.closed) return;
+    const interpreter = o.interpreters.find((i) => i.runtime === runtime) ?? null;
     while (this.pool.length + this.filling < o.size) {
       this.filling++;
-      this.prepare(o)
+      this.prepare(o, interpreter)
         .then((p) => {
           if (this.closed) void this.discard(p);
           else this.pool.push(p);
@@ -278,19 +320,30 @@ export class BwrapSandbox implements Sandbox {
     }
   }
 
-  /** Builds a sandbox around a fresh workspace and leaves its launcher waiting for the program. */
-  private async prepare(o: WarmOptions): Promise<Prepared> {
+  /**
+   * Builds a sandbox around a fresh workspace and leaves it waiting for the execution's spec: in
+   * the launcher, or in `interpreter` started as far as its start-up hook.
+   */
+  private async prepare(o: WarmOptions, interpreter: WarmInterpreter | null): Promise<Prepared> {
     const ws = await createWorkspace(o.workRoot);
-    const args = this.sandboxArgs({ limits: o.limits, tools: o.tools, readOnlyPaths: [], dirs: ws.dirs, writableOut: false, cwd: WORK, launcher: launcherPath()! });
+    const args = this.sandboxArgs({
+      limits: o.limits, tools: o.tools, readOnlyPaths: [], dirs: ws.dirs, writableOut: false, cwd: WORK,
+      ...(interpreter ? { hook: interpreter.hostDir } : { launcher: launcherPath()! }),
+    });
+    const command = (specFd: number) => {
+      if (!interpreter) return ['--', LAUNCHER, String(specFd)];
+      const env = { ...interpreter.env, ...interpreter.hookEnv(WARM_HOOK, specFd) };
+      return [...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]), '--', ...interpreter.argv];
+    };
     let started;
     try {
-      started = await this.start({ args, cgroupName: `${ws.id}-run`, limits: o.limits, extra: [], program: [LAUNCHER], spec: true });
+      started = await this.start({ args, cgroupName: `${ws.id}-run`, limits: o.limits, spec: true, command });
     } catch (err) {
       await removeWorkspace(ws);
       throw err;
     }
     const { child, cgroup, specFd } = started;
-    const p: Prepared = { ws, child, cgroup, specFd, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
+    const p: Prepared = { ws, child, cgroup, specFd, interpreter, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
     try {
       if (cgroup) await joinCgroup(child, cgroup);
     } catch (err) {
@@ -303,6 +356,9 @@ export class BwrapSandbox implements Sandbox {
   private fits(p: Prepared, spec: SandboxSpawn): boolean {
     const a = p.limits;
     const b = spec.limits;
+    // A waiting interpreter stands for exactly one command: its own, in the work dir.
+    const i = p.interpreter;
+    if (i && (spec.runtime !== i.runtime || spec.cwd || spec.argv.length !== i.argv.length || spec.argv.some((arg, k) => arg !== i.argv[k]))) return false;
     return (
       p.tools.has(spec.tool.bin) &&
       a.memoryBytes === b.memoryBytes && a.pids === b.pids && a.fileSizeBytes === b.fileSizeBytes &&
@@ -347,11 +403,21 @@ interface Prepared {
   ws: Workspace;
   child: SpawnedChild;
   cgroup: Cgroup | null;
-  /** The pipe its launcher reads the program from. */
+  /** The pipe its launcher (or interpreter) reads the execution's spec from. */
   specFd: number;
+  /** The interpreter waiting in it, or null for the launcher. */
+  interpreter: WarmInterpreter | null;
   limits: ResourceLimits;
   /** Toolchain binaries it exposes. */
   tools: Set<string>;
+}
+
+function hasOverlayfs(): boolean {
+  try {
+    return /\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** The program's working directory inside the sandbox. */

@@ -91,6 +91,7 @@ export function sweep(leader: number, marker: string, sweepAll: boolean): number
  */
 export class ProcessSandbox implements Sandbox {
   readonly kind = 'process' as const;
+  readonly overlays = false;
 
   constructor(private readonly options: ProcessSandboxOptions = {}) {}
 

@@ -4,6 +4,7 @@ import { constants as fsc, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Child } from '../supervise.js';
+import type { Overlay } from './types.js';
 
 /** What to start: argv[0] is a full path (no PATH search); `fds` has one letter per child descriptor. */
 export interface SpawnRequest {
@@ -14,6 +15,8 @@ export interface SpawnRequest {
   fds: string;
   openFiles: number;
   fileSizeBytes: number;
+  /** overlayfs mounts made in a private mount namespace before argv starts (root only). */
+  overlays?: readonly Overlay[];
 }
 
 const SIGNALS = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
@@ -85,7 +88,10 @@ export class Spawner {
   spawn(req: SpawnRequest): Promise<SpawnedChild> {
     const entries = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
     const tag = String(++this.seq);
-    const fields = ['S', tag, req.fds, String(req.openFiles), String(req.fileSizeBytes), req.cwd, String(entries.length), ...entries, ...req.argv];
+    const overlays = req.overlays ?? [];
+    const mounts = overlays.flatMap((o) => [o.lower, o.upper, o.work, o.target]);
+    if (mounts.some((m) => m.includes(',') || m.includes(':'))) return Promise.reject(new Error('overlay paths must not contain "," or ":"'));
+    const fields = ['S', tag, req.fds, String(req.openFiles), String(req.fileSizeBytes), req.cwd, String(overlays.length), ...mounts, String(entries.length), ...entries, ...req.argv];
     if (fields.some((f) => f.includes('\0'))) return Promise.reject(new Error('arguments and environment must not contain NUL bytes'));
     if (!/^[rw]{1,16}$/.test(req.fds)) return Promise.reject(new Error(`bad descriptor list: ${req.fds}`));
     const proc = this.started();

@@ -45,6 +45,8 @@ export interface SandboxSpawn {
   cwd?: string;
   /** Host paths exposed read-only at the same path (e.g. the Go cache master while compiling). */
   readOnlyPaths: readonly string[];
+  /** overlayfs mounts inside the work or out dir (only where `Sandbox.overlays`). */
+  overlays?: readonly Overlay[];
   /** The compile phase may write to the out dir; the run phase may not. */
   writableOut: boolean;
   stdin: string;
@@ -61,13 +63,42 @@ export interface WarmOptions {
   /** Every toolchain a prepared sandbox exposes (it does not know the runtime yet). */
   tools: Array<{ runtime: string; tool: Toolchain }>;
   limits: ResourceLimits;
+  /** Interpreters a prepared sandbox may have started and waiting, by runtime. */
+  interpreters: WarmInterpreter[];
+}
+
+/** An interpreter started ahead of a request (RuntimeDefinition.warmStart), in sandbox paths. */
+export interface WarmInterpreter {
+  runtime: string;
+  /** The run command it stands for (default entry, no args), in the work dir, and its environment. */
+  argv: string[];
+  env: Record<string, string>;
+  /** Its start-up hook's host directory, and the hook's own environment. */
+  hostDir: string;
+  hookEnv(hookDir: string, specFd: number): Record<string, string>;
+}
+
+/**
+ * A directory seen through overlayfs: `lower` read-only underneath, every change landing in
+ * `upper` (`work` is overlayfs' own scratch on upper's filesystem); host paths.
+ */
+export interface Overlay {
+  lower: string;
+  upper: string;
+  work: string;
+  target: string;
 }
 
 /** Runs one process of an execution in isolation. */
 export interface Sandbox {
   readonly kind: 'bwrap' | 'process';
-  /** A fresh workspace for one execution (a prepared one when the sandbox keeps a pool). */
-  workspace(workRoot: string): Promise<Workspace>;
+  /** Whether a phase can have overlayfs mounts of its own (SandboxSpawn.overlays). */
+  readonly overlays: boolean;
+  /**
+   * A fresh workspace for one execution (a prepared one when the sandbox keeps a pool). `warm`
+   * names the runtime when the execution can use an interpreter started ahead of it.
+   */
+  workspace(workRoot: string, warm?: string): Promise<Workspace>;
   /** Disposes what the execution left: its prepared sandbox if unused, and its workspace. */
   release(ws: Workspace): Promise<void>;
   /** Keeps `size` sandboxes prepared ahead of requests, refilled in the background. */

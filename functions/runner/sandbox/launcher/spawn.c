@@ -5,9 +5,12 @@
  * which saves exec'ing prlimit in front of every sandbox.
  *
  * Requests arrive on stdin: a 32-bit little-endian length, then NUL-terminated fields:
- *   S tag dirs nofile fsize cwd nenv env... argv...
+ *   S tag dirs nofile fsize cwd nmount (lower upper work target)... nenv env... argv...
  *       start argv (no PATH search) in a new session; dirs has one letter per descriptor the
- *       child gets: 'r' when the child reads it (a pipe the server writes), 'w' when it writes it
+ *       child gets: 'r' when the child reads it (a pipe the server writes), 'w' when it writes it.
+ *       With nmount > 0 the child gets a private mount namespace holding that many overlayfs
+ *       mounts (lower read-only, writes going to upper) at their targets, which bwrap then binds:
+ *       they vanish with the sandbox, nothing to unmount (needs root)
  *   R tag
  *       the server has opened tag's pipe ends through /proc: close ours
  * Answers are lines on stdout:
@@ -26,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -78,8 +83,8 @@ static void release(const char *tag) {
   }
 }
 
-/* In the child: descriptors in place, everything else closed, limits set, then exec. */
-static void child(int n, const int *ends, rlim_t nofile, rlim_t fsize, const char *cwd, char **argv, char **envp) {
+/* In the child: descriptors in place, everything else closed, mounts made, limits set, then exec. */
+static void child(int n, const int *ends, rlim_t nofile, rlim_t fsize, const char *cwd, size_t nmount, char **mounts, char **argv, char **envp) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -96,6 +101,17 @@ static void child(int n, const int *ends, rlim_t nofile, rlim_t fsize, const cha
   if (syscall(SYS_close_range, (unsigned)n, ~0u, 0) != 0) {
     for (int fd = n; fd < 65536; fd++) close(fd);
   }
+  if (nmount > 0) {
+    if (unshare(CLONE_NEWNS) != 0) die("unshare mount namespace");
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make mounts private");
+    for (size_t i = 0; i < nmount; i++) {
+      char **m = &mounts[4 * i];
+      char opts[4096];
+      int len = snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", m[0], m[1], m[2]);
+      if (len < 0 || (size_t)len >= sizeof opts) { errno = ENAMETOOLONG; die("overlay options"); }
+      if (mount("overlay", m[3], "overlay", 0, opts) != 0) die("mount overlay");
+    }
+  }
   struct rlimit rl = {nofile, nofile};
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0) die("setrlimit nofile");
   rl.rlim_cur = rl.rlim_max = fsize;
@@ -109,19 +125,21 @@ static void child(int n, const int *ends, rlim_t nofile, rlim_t fsize, const cha
 }
 
 static void start(char **f, size_t count) {
-  /* S tag dirs nofile fsize cwd nenv env... argv... */
-  if (count < 8) return;
+  /* S tag dirs nofile fsize cwd nmount (lower upper work target)... nenv env... argv... */
+  if (count < 9) return;
   const char *tag = f[1], *dirs = f[2];
   int n = (int)strlen(dirs);
-  size_t nenv = strtoul(f[6], NULL, 10);
-  if (n < 1 || n > MAX_FDS || strspn(dirs, "rw") != (size_t)n || 7 + nenv >= count) {
+  size_t nmount = strtoul(f[6], NULL, 10);
+  size_t at = 7 + 4 * nmount;
+  size_t nenv = at < count ? strtoul(f[at], NULL, 10) : 0;
+  if (n < 1 || n > MAX_FDS || strspn(dirs, "rw") != (size_t)n || nmount > 8 || at + 1 + nenv >= count) {
     answer("F %s %d\n", tag, EINVAL);
     return;
   }
   char **envp = calloc(nenv + 1, sizeof(char *));
   if (!envp) die("calloc");
-  for (size_t i = 0; i < nenv; i++) envp[i] = f[7 + i];
-  char **argv = &f[7 + nenv];
+  for (size_t i = 0; i < nenv; i++) envp[i] = f[at + 1 + i];
+  char **argv = &f[at + 1 + nenv];
 
   int ours[MAX_FDS], theirs[MAX_FDS], made = 0, err = 0;
   for (; made < n; made++) {
@@ -132,7 +150,7 @@ static void start(char **f, size_t count) {
     ours[made] = dirs[made] == 'r' ? p[1] : p[0];
   }
   pid_t pid = err ? -1 : fork();
-  if (pid == 0) child(n, theirs, strtoull(f[3], NULL, 10), strtoull(f[4], NULL, 10), f[5], argv, envp);
+  if (pid == 0) child(n, theirs, strtoull(f[3], NULL, 10), strtoull(f[4], NULL, 10), f[5], nmount, &f[7], argv, envp);
   if (pid < 0 && !err) err = errno;
   free(envp);
   for (int i = 0; i < made; i++) close(theirs[i]);
