@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Per-execution resource limits enforced by a cgroup. */
@@ -10,8 +10,8 @@ export interface CgroupLimits {
 
 /** One execution's cgroup (v1: a memory and a pids group; v2: one group). */
 export interface Cgroup {
-  /** Moves a process (and so its future children) into the group. */
-  join(pid: number): Promise<void>;
+  /** The cgroup.procs files a process writes its pid to, to move itself (and its future children) in. */
+  readonly procs: string[];
   /** SIGKILLs every process in the group until it is empty. */
   killAll(): void;
   /** Kills until no process is left in the group (the result must not return while one still runs). */
@@ -126,7 +126,8 @@ function killDir(dir: string, freezer?: string): void {
 
 async function removeDir(dir: string, freezer?: string): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    killDir(dir, freezer);
+    // Normally already empty: reading cgroup.procs (v1 builds a sorted pid list) only when not.
+    if (attempt > 0) killDir(dir, freezer);
     try {
       // Removing a memory group frees its per-CPU state: a thread-pool call, not the event loop.
       await rmdir(dir);
@@ -139,46 +140,46 @@ async function removeDir(dir: string, freezer?: string): Promise<void> {
   }
 }
 
-/** Creates a cgroup for one execution, or returns null when cgroups are unavailable. */
-export function createCgroup(name: string, limits: CgroupLimits): Cgroup | null {
+/**
+ * Creates a cgroup for one execution, or returns null when cgroups are unavailable. Creating a
+ * memory group takes the kernel a millisecond or more: thread-pool calls, not the event loop.
+ */
+export async function createCgroup(name: string, limits: CgroupLimits): Promise<Cgroup | null> {
   cgroupSupport();
   if (!driver) return null;
   const d = driver;
   const dirs = d.version === 2 ? [path.join(d.root, name)] : [path.join(d.memory, name), path.join(d.pids, name)];
-  for (const dir of dirs) mkdirSync(dir);
   // v1's optional groups (cpu, freezer): used when they can be created.
-  const extra: string[] = [];
-  for (const parent of d.version === 1 ? [d.cpu, d.freezer] : []) {
-    if (!parent) continue;
-    try {
-      mkdirSync(path.join(parent, name));
-      extra.push(path.join(parent, name));
-    } catch {
-      /* run without it */
-    }
-  }
+  const optional = d.version === 1 ? [d.cpu, d.freezer].filter((p): p is string => p !== null).map((p) => path.join(p, name)) : [];
+  const made = await Promise.allSettled([...dirs, ...optional].map((dir) => mkdir(dir)));
+  const extra = optional.filter((_, i) => made[dirs.length + i]!.status === 'fulfilled');
+  const failed = made.slice(0, dirs.length).find((r) => r.status === 'rejected');
   const freezer = d.version === 1 && d.freezer ? extra.find((dir) => dir.startsWith(`${d.freezer}/`)) : undefined;
-  if (d.version === 2) {
-    const dir = dirs[0]!;
-    writeFileSync(`${dir}/memory.max`, String(limits.memoryBytes));
-    tryWrite(`${dir}/memory.swap.max`, '0');
-    writeFileSync(`${dir}/pids.max`, String(limits.pids));
-  } else {
-    writeFileSync(`${dirs[0]}/memory.limit_in_bytes`, String(limits.memoryBytes));
-    tryWrite(`${dirs[0]}/memory.memsw.limit_in_bytes`, String(limits.memoryBytes));
-    writeFileSync(`${dirs[1]}/pids.max`, String(limits.pids));
+  try {
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (d.version === 2) {
+      const dir = dirs[0]!;
+      await writeFile(`${dir}/memory.max`, String(limits.memoryBytes));
+      await writeFile(`${dir}/memory.swap.max`, '0').catch(() => {});
+      await writeFile(`${dir}/pids.max`, String(limits.pids));
+    } else {
+      await writeFile(`${dirs[0]}/memory.limit_in_bytes`, String(limits.memoryBytes));
+      await writeFile(`${dirs[0]}/memory.memsw.limit_in_bytes`, String(limits.memoryBytes)).catch(() => {});
+      await writeFile(`${dirs[1]}/pids.max`, String(limits.pids));
+    }
+  } catch (err) {
+    await Promise.all([...dirs, ...extra].map((dir) => rmdir(dir).catch(() => {})));
+    throw err;
   }
   return {
-    // A v1 migration waits for an RCU grace period (~10 ms): off the event loop, so other executions go on.
-    async join(pid) {
-      for (const dir of [...extra, ...dirs]) await writeFile(`${dir}/cgroup.procs`, String(pid));
-    },
+    procs: [...extra, ...dirs].map((dir) => `${dir}/cgroup.procs`),
     killAll() {
       for (const dir of dirs) killDir(dir, freezer);
     },
     async emptied() {
+      // Every process of the group is in each of its directories: one listing tells.
       for (let attempt = 0; attempt < 2000; attempt++) {
-        if (dirs.every((dir) => procs(dir).length === 0)) return;
+        if (procs(dirs[dirs.length - 1]!).length === 0) return;
         for (const dir of dirs) killDir(dir, freezer);
         await new Promise((r) => setTimeout(r, 1));
       }

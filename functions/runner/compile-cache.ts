@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CompileResult } from '../contract.js';
 
@@ -13,6 +13,8 @@ export interface CachedBuild {
 interface Entry {
   size: number;
   used: number;
+  /** build.json, once read. */
+  meta?: CachedBuild;
 }
 
 const META = 'build.json';
@@ -21,8 +23,8 @@ const BINARY = 'binary';
 /**
  * Successful builds keyed by everything that determines them (source files, entry, compile
  * command, toolchain and version). Bounded in bytes, least recently used evicted first.
- * Entries are immutable; a hit is copied into the execution's own out dir, so no execution
- * can change what another one runs.
+ * Entries are immutable; a hit is linked into the execution's own out dir, which its program
+ * only ever sees read-only, so no execution can change what another one runs.
  */
 export class CompileCache {
   private readonly entries = new Map<string, Entry>();
@@ -61,12 +63,15 @@ export class CompileCache {
     if (!this.entries.has(key)) return null;
     const entryDir = path.join(this.dir, key);
     try {
-      const meta = JSON.parse(await readFile(path.join(entryDir, META), 'utf8')) as CachedBuild;
+      const entry = this.entries.get(key)!;
+      const meta = (entry.meta ??= JSON.parse(await readFile(path.join(entryDir, META), 'utf8')) as CachedBuild);
       const target = path.join(outDir, meta.binary);
-      await mkdir(path.dirname(target), { recursive: true });
-      await copyFile(path.join(entryDir, BINARY), target);
+      if (path.dirname(meta.binary) !== '.') await mkdir(path.dirname(target), { recursive: true });
+      // A hard link, not a copy (a 2 MB Go binary takes ms to copy): the run phase sees its out dir
+      // read-only, so no execution can change the file another one runs. A copy across filesystems.
+      await link(path.join(entryDir, BINARY), target).catch(() => copyFile(path.join(entryDir, BINARY), target));
       const now = Date.now();
-      this.entries.get(key)!.used = now;
+      entry.used = now;
       void utimes(path.join(entryDir, BINARY), now / 1000, now / 1000).catch(() => {});
       return meta;
     } catch {

@@ -144,12 +144,21 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     child.stderr!.on('data', (chunk: Buffer) => {
       if (!stderr.push(chunk)) kill('output');
     });
+    // Done once the process has exited and both output streams have ended: waiting for their
+    // handles to close as well ('close') costs another turn of a busy event loop.
+    let ended = 0;
+    const onEnd = () => {
+      if (++ended === 2 && exit) finish();
+    };
+    child.stdout!.once('end', onEnd);
+    child.stderr!.once('end', onEnd);
     child.on('exit', (code, signal) => {
       exit = { code, signal };
       // Anything the program left behind dies with it; then give the pipes a moment to drain.
       kill('exit');
       if (killedBy === 'exit') killedBy = null;
-      drainTimer = setTimeout(finish, DRAIN_GRACE_MS);
+      if (ended === 2) finish();
+      else drainTimer = setTimeout(finish, DRAIN_GRACE_MS);
     });
     child.on('close', finish);
 

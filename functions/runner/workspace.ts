@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,13 +28,20 @@ export async function createWorkspace(workRoot: string, id = newExecutionId()): 
   return { id, root, dirs };
 }
 
+/** Up to this much, request files are written in place: a thread-pool round trip per file costs more. */
+const SYNC_WRITE_BYTES = 256 * 1024;
+
 /** Writes request files under `dir`, creating subfolders; paths were validated by the contract. */
 export async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
-  const parents = new Set(Object.keys(files).map((f) => path.dirname(path.join(dir, f))));
-  for (const p of [...parents].sort()) await mkdir(p, { recursive: true });
-  await Promise.all(
-    Object.entries(files).map(([name, content]) => writeFile(path.join(dir, name), content, { flag: 'wx' })),
-  );
+  const parents = [...new Set(Object.keys(files).map((f) => path.dirname(path.join(dir, f))))].filter((p) => p !== dir).sort();
+  const entries = Object.entries(files);
+  if (entries.length <= 64 && entries.reduce((n, [, c]) => n + c.length, 0) <= SYNC_WRITE_BYTES) {
+    for (const p of parents) mkdirSync(p, { recursive: true });
+    for (const [name, content] of entries) writeFileSync(path.join(dir, name), content, { flag: 'wx' });
+    return;
+  }
+  for (const p of parents) await mkdir(p, { recursive: true });
+  await Promise.all(entries.map(([name, content]) => writeFile(path.join(dir, name), content, { flag: 'wx' })));
 }
 
 /** Makes every directory under `dir` writable again (a program may chmod its dirs to 000). */

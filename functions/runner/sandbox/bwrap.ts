@@ -141,18 +141,17 @@ export class BwrapSandbox implements Sandbox {
   }
 
   /**
-   * Starts one sandbox and creates its cgroup: with a cgroup, the sandbox waits on fd 3 until we
-   * have moved it in (its pid comes on fd 4). `command` gives what follows the mounts (settings,
-   * `--`, the program); `spec` adds one more pipe, for a prepared sandbox's spec, passed to
-   * `command`. The rlimits hold for bwrap and all it starts.
+   * Creates a cgroup and starts one sandbox in it: the spawner's child moves itself in before it
+   * runs bwrap (a v1 migration waits for an RCU grace period: there, not in our thread pool).
+   * `command` gives what follows the mounts (settings, `--`, the program); `spec` adds one more
+   * pipe, for a prepared sandbox's spec, passed to `command`. The rlimits hold for bwrap and all
+   * it starts.
    */
   private async start(o: { args: string[]; cgroupName: string; limits: ResourceLimits; spec?: boolean; overlays?: readonly Overlay[]; command(specFd: number): string[] }) {
-    const cgroup = this.cgroupFor(o.cgroupName, o.limits);
-    const args = [...o.args];
-    if (cgroup) args.push('--block-fd', '3', '--info-fd', '4');
-    const fds = `rww${cgroup ? 'rw' : ''}${o.spec ? 'r' : ''}`;
+    const cgroup = await this.cgroupFor(o.cgroupName, o.limits);
+    const fds = `rww${o.spec ? 'r' : ''}`;
     const specFd = fds.length - 1;
-    args.push(...o.command(specFd));
+    const args = [...o.args, ...o.command(specFd)];
     try {
       const child = await this.spawner!.spawn({
         argv: [this.bwrap!, ...args],
@@ -162,6 +161,7 @@ export class BwrapSandbox implements Sandbox {
         openFiles: o.limits.openFiles,
         fileSizeBytes: o.limits.fileSizeBytes,
         overlays: o.overlays,
+        cgroups: cgroup?.procs,
       });
       return { child, cgroup, specFd };
     } catch (err) {
@@ -170,9 +170,10 @@ export class BwrapSandbox implements Sandbox {
     }
   }
 
-  private cgroupFor(name: string, limits: ResourceLimits): Cgroup | null {
+  private async cgroupFor(name: string, limits: ResourceLimits): Promise<Cgroup | null> {
     try {
-      return createCgroup(name, { memoryBytes: limits.memoryBytes, pids: limits.pids });
+      // One more process than the program's: bwrap's own, outside the namespaces, is in the group too.
+      return await createCgroup(name, { memoryBytes: limits.memoryBytes, pids: limits.pids + 1 });
     } catch {
       return null;
     }
@@ -180,7 +181,9 @@ export class BwrapSandbox implements Sandbox {
 
   private killTree(cgroup: Cgroup | null) {
     return (child: Child) => {
-      cgroup?.killAll();
+      // Once bwrap has exited its pid namespace is gone, and with it every process of the sandbox:
+      // the kernel kills them all and waits for them before the namespace's init is reaped.
+      if (child.exitCode === null && child.signalCode === null) cgroup?.killAll();
       if (child.pid) {
         try {
           process.kill(-child.pid, 'SIGKILL');
@@ -219,7 +222,6 @@ export class BwrapSandbox implements Sandbox {
       outputLimitBytes: spec.outputLimitBytes,
       signalFromStatus: true,
       signal: spec.signal,
-      onSpawn: cgroup ? (child) => joinCgroup(child, cgroup) : undefined,
       killTree: this.killTree(cgroup),
     }).finally(() => settle(cgroup));
   }
@@ -343,14 +345,7 @@ export class BwrapSandbox implements Sandbox {
       throw err;
     }
     const { child, cgroup, specFd } = started;
-    const p: Prepared = { ws, child, cgroup, specFd, interpreter, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
-    try {
-      if (cgroup) await joinCgroup(child, cgroup);
-    } catch (err) {
-      await this.discard(p);
-      throw err;
-    }
-    return p;
+    return { ws, child, cgroup, specFd, interpreter, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
   }
 
   private fits(p: Prepared, spec: SandboxSpawn): boolean {
@@ -430,31 +425,4 @@ async function settle(cgroup: Cgroup | null): Promise<void> {
   void cgroup.destroy();
 }
 
-/** Reads bwrap's info JSON, moves the sandbox's pid 1 into the cgroup, then lets it start. */
-function joinCgroup(child: Child, cgroup: Cgroup): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const info = child.stdio[4] as NodeJS.ReadableStream;
-    const block = child.stdio[3] as NodeJS.WritableStream;
-    let text = '';
-    let matched = false;
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
-      if (!match) return;
-      info.off('data', onData);
-      matched = true;
-      cgroup
-        .join(Number(match[1]))
-        .then(() => {
-          block.write('1');
-          resolve();
-        })
-        .catch(reject);
-    };
-    info.on('data', onData);
-    info.once('end', () => {
-      if (!matched) reject(new Error('bubblewrap exited before the sandbox started'));
-    });
-  });
-}
 

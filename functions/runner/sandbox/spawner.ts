@@ -17,6 +17,8 @@ export interface SpawnRequest {
   fileSizeBytes: number;
   /** overlayfs mounts made in a private mount namespace before argv starts (root only). */
   overlays?: readonly Overlay[];
+  /** cgroup.procs files the process moves itself into before argv starts. */
+  cgroups?: readonly string[];
 }
 
 const SIGNALS = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
@@ -91,7 +93,8 @@ export class Spawner {
     const overlays = req.overlays ?? [];
     const mounts = overlays.flatMap((o) => [o.lower, o.upper, o.work, o.target]);
     if (mounts.some((m) => m.includes(',') || m.includes(':'))) return Promise.reject(new Error('overlay paths must not contain "," or ":"'));
-    const fields = ['S', tag, req.fds, String(req.openFiles), String(req.fileSizeBytes), req.cwd, String(overlays.length), ...mounts, String(entries.length), ...entries, ...req.argv];
+    const cgroups = req.cgroups ?? [];
+    const fields = ['S', tag, req.fds, String(req.openFiles), String(req.fileSizeBytes), req.cwd, String(cgroups.length), ...cgroups, String(overlays.length), ...mounts, String(entries.length), ...entries, ...req.argv];
     if (fields.some((f) => f.includes('\0'))) return Promise.reject(new Error('arguments and environment must not contain NUL bytes'));
     if (!/^[rw]{1,16}$/.test(req.fds)) return Promise.reject(new Error(`bad descriptor list: ${req.fds}`));
     const proc = this.started();

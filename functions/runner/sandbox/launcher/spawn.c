@@ -5,9 +5,11 @@
  * which saves exec'ing prlimit in front of every sandbox.
  *
  * Requests arrive on stdin: a 32-bit little-endian length, then NUL-terminated fields:
- *   S tag dirs nofile fsize cwd nmount (lower upper work target)... nenv env... argv...
+ *   S tag dirs nofile fsize cwd ncgroup procs... nmount (lower upper work target)... nenv env... argv...
  *       start argv (no PATH search) in a new session; dirs has one letter per descriptor the
  *       child gets: 'r' when the child reads it (a pipe the server writes), 'w' when it writes it.
+ *       The child first moves itself into each cgroup (procs: paths of cgroup.procs files), so
+ *       everything it starts is accounted and limited from its first instruction.
  *       With nmount > 0 the child gets a private mount namespace holding that many overlayfs
  *       mounts (lower read-only, writes going to upper) at their targets, which bwrap then binds:
  *       they vanish with the sandbox, nothing to unmount (needs root)
@@ -84,7 +86,8 @@ static void release(const char *tag) {
 }
 
 /* In the child: descriptors in place, everything else closed, mounts made, limits set, then exec. */
-static void child(int n, const int *ends, rlim_t nofile, rlim_t fsize, const char *cwd, size_t nmount, char **mounts, char **argv, char **envp) {
+static void child(int n, const int *ends, rlim_t nofile, rlim_t fsize, const char *cwd, size_t ncg, char **cgroups,
+                  size_t nmount, char **mounts, char **argv, char **envp) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -100,6 +103,11 @@ static void child(int n, const int *ends, rlim_t nofile, rlim_t fsize, const cha
   }
   if (syscall(SYS_close_range, (unsigned)n, ~0u, 0) != 0) {
     for (int fd = n; fd < 65536; fd++) close(fd);
+  }
+  for (size_t i = 0; i < ncg; i++) {
+    int fd = open(cgroups[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0) die(cgroups[i]);
+    close(fd);
   }
   if (nmount > 0) {
     if (unshare(CLONE_NEWNS) != 0) die("unshare mount namespace");
@@ -125,14 +133,16 @@ static void child(int n, const int *ends, rlim_t nofile, rlim_t fsize, const cha
 }
 
 static void start(char **f, size_t count) {
-  /* S tag dirs nofile fsize cwd nmount (lower upper work target)... nenv env... argv... */
-  if (count < 9) return;
+  /* S tag dirs nofile fsize cwd ncgroup procs... nmount (lower upper work target)... nenv env... argv... */
+  if (count < 10) return;
   const char *tag = f[1], *dirs = f[2];
   int n = (int)strlen(dirs);
-  size_t nmount = strtoul(f[6], NULL, 10);
-  size_t at = 7 + 4 * nmount;
-  size_t nenv = at < count ? strtoul(f[at], NULL, 10) : 0;
-  if (n < 1 || n > MAX_FDS || strspn(dirs, "rw") != (size_t)n || nmount > 8 || at + 1 + nenv >= count) {
+  size_t ncg = strtoul(f[6], NULL, 10);
+  size_t mat = 7 + ncg;
+  size_t nmount = ncg <= 8 && mat < count ? strtoul(f[mat], NULL, 10) : 0;
+  size_t at = mat + 1 + 4 * nmount;
+  size_t nenv = ncg <= 8 && nmount <= 8 && at < count ? strtoul(f[at], NULL, 10) : 0;
+  if (n < 1 || n > MAX_FDS || strspn(dirs, "rw") != (size_t)n || ncg > 8 || nmount > 8 || at + 1 + nenv >= count) {
     answer("F %s %d\n", tag, EINVAL);
     return;
   }
@@ -150,7 +160,7 @@ static void start(char **f, size_t count) {
     ours[made] = dirs[made] == 'r' ? p[1] : p[0];
   }
   pid_t pid = err ? -1 : fork();
-  if (pid == 0) child(n, theirs, strtoull(f[3], NULL, 10), strtoull(f[4], NULL, 10), f[5], nmount, &f[7], argv, envp);
+  if (pid == 0) child(n, theirs, strtoull(f[3], NULL, 10), strtoull(f[4], NULL, 10), f[5], ncg, &f[7], nmount, &f[mat + 1], argv, envp);
   if (pid < 0 && !err) err = errno;
   free(envp);
   for (int i = 0; i < made; i++) close(theirs[i]);
