@@ -105,16 +105,20 @@ async function main() {
     latency.push({ name: 'python numpy example', floor: await time(() => host.run(), RUNS), runner: await time(() => direct(req), RUNS), http: await time(() => http(req), RUNS) });
   }
 
-  const tput: Array<{ concurrency: number; raw: number; http: number }> = [];
+  const tput: Array<{ concurrency: number; raw: number; http: number; cpuMs: { raw: number; http: number; server: number } }> = [];
   const py = floor.prepare('python', (await runner.locate('python'))!.tool, { 'main.py': 'print("hello")\n' }, 'main.py');
   for (const c of [1, 2, 4, 8]) {
     // Several seconds per point: a burst of a few executions measures the pool's head start, not the rate.
     const total = 40 * c + 40;
-    tput.push({
-      concurrency: c,
-      raw: await throughput(() => py.run(), c, total),
-      http: await throughput(() => http({ runtime: 'python', code: 'print("hello")' }), c, total),
-    });
+    // CPU time per operation (all cores, from /proc): what bounds the rate once the cores are busy.
+    let m = machineCpuMs();
+    const raw = await throughput(() => py.run(), c, total);
+    const rawCpu = (machineCpuMs() - m) / total;
+    m = machineCpuMs();
+    const s = processCpuMs(server.child.pid!);
+    const viaHttp = await throughput(() => http({ runtime: 'python', code: 'print("hello")' }), c, total);
+    const cpuMs = { raw: round(rawCpu), http: round((machineCpuMs() - m) / total), server: round((processCpuMs(server.child.pid!) - s) / total) };
+    tput.push({ concurrency: c, raw, http: viaHttp, cpuMs });
   }
   const rssAfter = server.rssMb();
   await server.stop();
@@ -142,14 +146,30 @@ async function main() {
     '|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.name} | ${r.floor.p50} / ${r.floor.p95} | ${r.runner.p50} / ${r.runner.p95} | ${r.http.p50} / ${r.http.p95} | ${r.runnerRatio}× | ${r.httpRatio}× |`),
     '',
-    '| concurrency | raw python spawns/s | HTTP executions/s | ratio |',
-    '|---|---|---|---|',
-    ...report.throughput.map((t) => `| ${t.concurrency} | ${t.raw} | ${t.http} | ${Math.round(t.ratio * 100)}% |`),
+    '| concurrency | raw python spawns/s | HTTP executions/s | ratio | CPU ms per raw spawn | CPU ms per HTTP execution (server process) |',
+    '|---|---|---|---|---|---|',
+    ...report.throughput.map((t) => `| ${t.concurrency} | ${t.raw} | ${t.http} | ${Math.round(t.ratio * 100)}% | ${t.cpuMs.raw} | ${t.cpuMs.http} (${t.cpuMs.server}) |`),
     '',
     `Server RSS: ${rssIdle} MB idle, ${rssAfter} MB after the throughput run. Floor for compiled "repeat" rows: the built binary's own run.`,
     `Figures: ${path.relative(process.cwd(), OUT)}`,
   ];
   console.log(lines.join('\n'));
 }
+
+/** CPU time the whole machine has spent busy (every core, every process and the kernel), ms. */
+function machineCpuMs(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = fields[3]! + fields[4]!;
+  return (fields.reduce((a, b) => a + b, 0) - idle) * (1000 / CLOCK_TICKS);
+}
+
+/** CPU time one process has used (user + system), ms. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * (1000 / CLOCK_TICKS);
+}
+
+/** USER_HZ: the unit of /proc's CPU times (100 on every Linux architecture Node runs on). */
+const CLOCK_TICKS = 100;
 
 await main();

@@ -159,8 +159,9 @@ export class Runner {
   }
 
   private release(ws: Workspace): void {
-    const done: Promise<void> = this.sandbox
-      .release(ws)
+    // After the current turn of the event loop: the result goes out to its caller first.
+    const done: Promise<void> = new Promise((resolve) => setImmediate(resolve))
+      .then(() => this.sandbox.release(ws))
       .catch(() => {
         /* removal retries live in removeWorkspace; a failure here must not fail a finished execution */
       })
