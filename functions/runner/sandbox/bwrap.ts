@@ -233,7 +233,8 @@ export class BwrapSandbox implements Sandbox {
   /** What each execution in flight asked for: the interpreter's runtime, or null for the launcher. */
   private readonly wanted = new Map<string, string | null>();
   private warmOptions: WarmOptions | null = null;
-  private filling = 0;
+  /** Sandboxes being prepared (close() waits for them). */
+  private readonly preparing = new Set<Promise<void>>();
   private closed = false;
   /** Executions that ran in an interpreter started ahead of them. */
   warmStarts = 0;
@@ -299,7 +300,7 @@ export class BwrapSandbox implements Sandbox {
     const all = [...this.pool, ...this.prepared.values()];
     this.pool = [];
     this.prepared.clear();
-    await Promise.all(all.map((p) => this.discard(p)));
+    await Promise.all([...all.map((p) => this.discard(p)), ...this.preparing]);
     this.spawner?.close();
   }
 
@@ -308,17 +309,17 @@ export class BwrapSandbox implements Sandbox {
     const o = this.warmOptions;
     if (!o || this.closed) return;
     const interpreter = o.interpreters.find((i) => i.runtime === runtime) ?? null;
-    while (this.pool.length + this.filling < o.size) {
-      this.filling++;
-      this.prepare(o, interpreter)
+    while (this.pool.length + this.preparing.size < o.size) {
+      const preparing: Promise<void> = this.prepare(o, interpreter)
         .then((p) => {
-          if (this.closed) void this.discard(p);
-          else this.pool.push(p);
+          if (this.closed) return this.discard(p);
+          this.pool.push(p);
         })
         .catch(() => {
           /* a sandbox that cannot be prepared is built per request instead */
         })
-        .finally(() => this.filling--);
+        .finally(() => this.preparing.delete(preparing));
+      this.preparing.add(preparing);
     }
   }
 

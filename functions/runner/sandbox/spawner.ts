@@ -84,6 +84,7 @@ export class Spawner {
   private seq = 0;
   private readonly waiting = new Map<string, { req: SpawnRequest; resolve(c: SpawnedChild): void; reject(e: Error): void }>();
   private readonly running = new Map<number, SpawnedChild>();
+  private closed = false;
 
   constructor(private readonly binary: string) {}
 
@@ -97,6 +98,7 @@ export class Spawner {
     const fields = ['S', tag, req.fds, String(req.openFiles), String(req.fileSizeBytes), req.cwd, String(cgroups.length), ...cgroups, String(overlays.length), ...mounts, String(entries.length), ...entries, ...req.argv];
     if (fields.some((f) => f.includes('\0'))) return Promise.reject(new Error('arguments and environment must not contain NUL bytes'));
     if (!/^[rw]{1,16}$/.test(req.fds)) return Promise.reject(new Error(`bad descriptor list: ${req.fds}`));
+    if (this.closed) return Promise.reject(new Error('the sandbox spawner is closed'));
     const proc = this.started();
     return new Promise((resolve, reject) => {
       this.waiting.set(tag, { req, resolve, reject });
@@ -105,15 +107,17 @@ export class Spawner {
     });
   }
 
-  /** Stops the helper; processes it started die with it (bwrap --die-with-parent). */
+  /** Stops the helper for good; processes it started die with it (bwrap --die-with-parent). */
   close(): void {
+    this.closed = true;
     this.proc?.stdin?.end();
     this.proc = null;
   }
 
   private started(): ChildProcess {
     if (this.proc) return this.proc;
-    const proc = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Nothing of the server's environment: the helper passes each child exactly the env it is given.
+    const proc = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: {} });
     this.proc = proc;
     proc.on('error', () => {});
     proc.stdin!.on('error', () => {});
