@@ -100,6 +100,25 @@ function procs(dir: string): number[] {
   }
 }
 
+const PF_EXITING = 0x4;
+
+/**
+ * Whether a listed process can never run again: gone (v1 lists a process for a moment after it
+ * is reaped), or a sandbox's bwrap init already inside exit() — it reports the program's status
+ * to its parent before the kernel tears its namespaces down, which takes a few ms more.
+ */
+function finished(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true;
+  }
+  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
+  return comm === 'bwrap' && (flags & PF_EXITING) !== 0;
+}
+
 function killListed(dir: string): boolean {
   const pids = procs(dir);
   for (const pid of pids) {
@@ -179,7 +198,7 @@ export async function createCgroup(name: string, limits: CgroupLimits): Promise<
     async emptied() {
       // Every process of the group is in each of its directories: one listing tells.
       for (let attempt = 0; attempt < 2000; attempt++) {
-        if (procs(dirs[dirs.length - 1]!).length === 0) return;
+        if (procs(dirs[dirs.length - 1]!).every(finished)) return;
         for (const dir of dirs) killDir(dir, freezer);
         await new Promise((r) => setTimeout(r, 1));
       }
