@@ -140,15 +140,16 @@ export class Spawner {
       for (const child of this.running.values()) child.ended(null, 'SIGKILL');
       this.running.clear();
     });
-    // An idle helper must not keep the process alive; a spawn in flight must.
+    // An idle helper must not keep the process alive; a spawn in flight or a running child must.
     proc.unref();
     this.reference();
     return proc;
   }
 
+  /** Keeps the process alive while a spawn is in flight or a child may still report its exit. */
   private reference(): void {
     const out = this.proc?.stdout as Socket | undefined;
-    if (this.waiting.size > 0) out?.ref();
+    if (this.waiting.size > 0 || this.running.size > 0) out?.ref();
     else out?.unref();
     (this.proc?.stdin as Socket | undefined)?.unref();
   }
@@ -158,6 +159,7 @@ export class Spawner {
     if (kind === 'X') {
       const child = this.running.get(Number(a));
       this.running.delete(Number(a));
+      this.reference();
       const code = Number(rest[0]);
       child?.ended(code >= 0 ? code : null, code >= 0 ? null : (SIGNALS.get(Number(rest[1])) ?? 'SIGKILL'));
       return;
@@ -181,6 +183,7 @@ export class Spawner {
     this.proc?.stdin!.write(frame(['R', a!]));
     const child = new SpawnedChild(pid, stdio, readers);
     this.running.set(pid, child);
+    this.reference();
     w.resolve(child);
   }
 }
