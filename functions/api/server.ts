@@ -74,6 +74,12 @@ function listen(app: RuntoolsApp, hostname: string, port: number): Promise<Serve
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname, port }, () => resolve(server));
     server.once('error', reject);
+    // Idle keep-alive connections outlive the client's and any load balancer's idle timeout (60 s
+    // on ALB): the client drops a connection before the server does, never while reusing it.
+    if ('keepAliveTimeout' in server) {
+      server.keepAliveTimeout = 65_000;
+      server.headersTimeout = 66_000;
+    }
   });
 }
 
