@@ -35,8 +35,6 @@ export interface SuperviseOptions {
   stdin: string;
   timeoutMs: number;
   outputLimitBytes: number;
-  /** Extra stdio slots (fd 3…) the sandbox needs, e.g. bwrap's block and info pipes. */
-  extraFds?: number;
   /** A process already started (and waiting for `onSpawn` to release it), instead of spawning argv. */
   child?: Child;
   /** Called once the process exists; user code must not start before it resolves. */
@@ -67,7 +65,6 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
   return new Promise((resolve) => {
     const started = performance.now();
     const stdio: Array<'pipe' | 'ignore'> = ['pipe', 'pipe', 'pipe'];
-    for (let i = 0; i < (opts.extraFds ?? 0); i++) stdio.push('pipe');
     let child: Child;
     try {
       child = opts.child ?? spawn(opts.argv[0]!, opts.argv.slice(1), {
