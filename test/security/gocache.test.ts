@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goCacheSnapshot } from '../../functions/runner/gocache.js';
+import { goCacheOverlay, goCacheSnapshot } from '../../functions/runner/gocache.js';
 import { DEFAULT_COMPILE_LIMITS } from '../../functions/runner/index.js';
 import { goCacheMaster } from '../../functions/runner/paths.js';
 import { BwrapSandbox } from '../../functions/runner/sandbox/bwrap.js';
@@ -11,8 +11,9 @@ import type { TestRunner } from '../helpers/runner.js';
 import { expectContained, hostileRunner, newTag } from './harness.js';
 
 /*
- * Go build cache poisoning. Every Go compile gets a private cache: directories of symlinks to the
- * pre-warmed master, which is bound read-only during the compile and not at all during the run.
+ * Go build cache poisoning. Every Go compile gets a private cache: an overlay with the pre-warmed
+ * master as its read-only lower layer (root), or directories of symlinks to the master bound
+ * read-only during the compile; the master is not there at all during the run.
  * An attacker who could change the master would make a later, different execution link their
  * object files. `go build` runs no user code, so the compile-phase attack is played by a program
  * given exactly the compile phase's sandbox (a compromised compiler); the run-phase attack is a
@@ -113,6 +114,69 @@ print(done)`;
     } finally {
       await removeWorkspace(ws);
     }
+    expect(fingerprint()).toBe(before);
+  });
+
+  it.runIf(new BwrapSandbox().overlays)('a compromised compile cannot change the master through the overlay, and the next compile sees none of it', async () => {
+    const sandbox = new BwrapSandbox();
+    const python = await t.runner.locate('python');
+    expect(python).not.toBeNull();
+    const ws = await createWorkspace(t.workRoot);
+    try {
+      const overlay = await goCacheOverlay(path.join(ws.dirs.out, 'gocache'), path.join(ws.dirs.tmp, 'gocache'));
+      const view = sandbox.view(ws.dirs, python!.tool, 'python');
+      const code = `import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+cache = "/out/gocache"
+done = {"write": 0, "chmod": 0, "utime": 0, "create": 0, "rename": 0, "unlink": 0}
+for d in sorted(os.listdir(cache))[:64]:
+    if not os.path.isdir(os.path.join(cache, d)):
+        continue
+    for f in os.listdir(os.path.join(cache, d)):
+        p = os.path.join(cache, d, f)
+        for what, op in [
+            ("write", lambda: open(p, "r+b").write(b"POISON")),
+            ("chmod", lambda: os.chmod(p, 0o777)),
+            ("utime", lambda: os.utime(p, (0, 0))),
+            ("create", lambda: open(os.path.join(cache, d, "poison-" + f), "wb").write(b"x")),
+            ("rename", lambda: os.rename(p, p + "-moved")),
+            ("unlink", lambda: os.unlink(p + "-moved")),
+        ]:
+            try:
+                op(); done[what] += 1
+            except OSError:
+                pass
+MS_REMOUNT, MS_BIND = 32, 4096
+print("remount", libc.mount(b"none", cache.encode(), None, MS_REMOUNT | MS_BIND, None))
+print("upper visible", os.path.exists(${JSON.stringify(overlay.upper)}), os.path.exists(${JSON.stringify(master)}))
+print(done)`;
+      const outcome = await sandbox.run({
+        id: ws.id,
+        runtime: 'python',
+        dirs: ws.dirs,
+        tool: python!.tool,
+        argv: [view.tool.bin, '-c', code],
+        env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
+        readOnlyPaths: [],
+        overlays: [overlay],
+        writableOut: true,
+        stdin: '',
+        timeoutMs: 60_000,
+        outputLimitBytes: 1024 * 1024,
+        limits: DEFAULT_COMPILE_LIMITS,
+      });
+      expect(outcome.stderr).toBe('');
+      // What the entries' modes allow (chmod, utime: copied up) lands in this compile's own upper
+      // layer; the master never changes, and neither it nor the upper layer is visible by path.
+      expect(outcome.stdout).toMatch(/^remount -1\nupper visible False False\n\{'write': \d+, 'chmod': [1-9]/);
+    } finally {
+      await removeWorkspace(ws);
+    }
+    expect(fingerprint()).toBe(before);
+    // A later compile of the same program builds and runs normally over a clean master.
+    const tag = newTag();
+    const result = await t.run({ runtime: 'go', code: GO_HELLO(tag) });
+    expect(result).toMatchObject({ stdout: `${tag}\n`, exitCode: 0 });
     expect(fingerprint()).toBe(before);
   });
 
