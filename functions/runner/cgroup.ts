@@ -14,8 +14,11 @@ export interface Cgroup {
   readonly procs: string[];
   /** SIGKILLs every process in the group until it is empty. */
   killAll(): void;
-  /** Kills until no process is left in the group (the result must not return while one still runs). */
-  emptied(): Promise<void>;
+  /**
+   * Kills until no process is left in the group (the result must not return while one still
+   * runs); `over` may count a listed process as done (by default: only once it is reaped).
+   */
+  emptied(over?: (pid: number) => boolean): Promise<void>;
   /** Kills what is left and removes the group; resolves once it is gone (callers need not wait). */
   destroy(): Promise<void>;
 }
@@ -100,24 +103,20 @@ function procs(dir: string): number[] {
   }
 }
 
-const PF_EXITING = 0x4;
-
-/**
- * Whether a listed process can never run again: gone (v1 lists a process for a moment after it
- * is reaped), or a sandbox's bwrap init already inside exit() — it reports the program's status
- * to its parent before the kernel tears its namespaces down, which takes a few ms more.
- */
-function finished(pid: number): boolean {
+/** A process's command name and kernel flags (PF_*), or null once it is gone. */
+export function processInfo(pid: number): { comm: string; flags: number } | null {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return true;
+    return null;
   }
-  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
-  return comm === 'bwrap' && (flags & PF_EXITING) !== 0;
+  const end = stat.lastIndexOf(')');
+  return { comm: stat.slice(stat.indexOf('(') + 1, end), flags: Number(stat.slice(end + 2).split(' ')[6]) };
 }
+
+/** v1 lists a process for a moment after it is reaped: one without /proc entry is gone. */
+const reaped = (pid: number) => processInfo(pid) === null;
 
 function killListed(dir: string): boolean {
   const pids = procs(dir);
@@ -190,16 +189,17 @@ export async function createCgroup(name: string, limits: CgroupLimits): Promise<
     await Promise.all([...dirs, ...extra].map((dir) => rmdir(dir).catch(() => {})));
     throw err;
   }
+  const listing = dirs[dirs.length - 1]!;
   return {
     procs: [...extra, ...dirs].map((dir) => `${dir}/cgroup.procs`),
+    // Every process of the group is in each of its directories: one of them lists and kills.
     killAll() {
-      for (const dir of dirs) killDir(dir, freezer);
+      killDir(listing, freezer);
     },
-    async emptied() {
-      // Every process of the group is in each of its directories: one listing tells.
+    async emptied(over = reaped) {
       for (let attempt = 0; attempt < 2000; attempt++) {
-        if (procs(dirs[dirs.length - 1]!).every(finished)) return;
-        for (const dir of dirs) killDir(dir, freezer);
+        if (procs(listing).every(over)) return;
+        killDir(listing, freezer);
         await new Promise((r) => setTimeout(r, 1));
       }
     },

@@ -29,9 +29,11 @@ export interface Child {
 }
 
 export interface SuperviseOptions {
+  /** What to spawn, or (with `child`) what names the process in messages. */
   argv: string[];
-  env: Record<string, string>;
-  cwd: string;
+  /** Environment and working directory of a process spawned here (not of `child`). */
+  env?: Record<string, string>;
+  cwd?: string;
   stdin: string;
   timeoutMs: number;
   outputLimitBytes: number;
@@ -68,7 +70,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     let child: Child;
     try {
       child = opts.child ?? spawn(opts.argv[0]!, opts.argv.slice(1), {
-        env: opts.env,
+        env: opts.env ?? {},
         cwd: opts.cwd,
         stdio,
         detached: true,

@@ -2,19 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync,
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecuteRequest, ExecuteResult } from '../../functions/contract.js';
 import { cgroupSupport } from '../../functions/runner/cgroup.js';
 import type { TestRunner } from '../helpers/runner.js';
-import {
-  expectContained,
-  hasIpv6Loopback,
-  hostileRunner,
-  loopbackService,
-  newSecret,
-  newTag,
-  secretHolder,
-  tally,
-} from './harness.js';
+import { attack, expectContained, hasIpv6Loopback, hostileRunner, loopbackService, newSecret, newTag, secretHolder, tally } from './harness.js';
 
 /*
  * Hostile programs against the local default: the bwrap sandbox. Each attack runs as a real
@@ -56,12 +46,6 @@ afterAll(() => {
   console.log(`bwrap attacks: ${tally.contained}/${tally.attacks} contained`);
 });
 
-/** Runs a hostile request with its tag as the program's last argument, then checks the aftermath. */
-async function attack(tag: string, request: ExecuteRequest, check: (r: ExecuteResult) => void): Promise<void> {
-  const result = await t.run({ ...request, args: [...(request.args ?? []), tag] });
-  check(result);
-  await expectContained(t, tag);
-}
 
 describe('secrets', () => {
   const dumpPython = `import os
@@ -86,7 +70,7 @@ for (const pid of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {
     ['node', dumpNode],
   ])('%s: the server environment is not in its env nor in any /proc/<pid>/environ it can see', async (runtime, code) => {
     const tag = newTag();
-    await attack(tag, { runtime, code }, (r) => {
+    await attack(t, tag, { runtime, code }, (r) => {
       expect(r.exitCode).toBe(0);
       expect(r.stdout).toContain('PATH');
       expect(r.stdout).not.toContain(SECRET);
@@ -122,7 +106,7 @@ for (const pid of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {
 
   it('python: host files, homes, the repo and other devices are out of reach', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -147,7 +131,7 @@ for p in json.loads(${JSON.stringify(JSON.stringify(secretPaths()))}):
   it('go: host files, homes, the repo and other devices are out of reach', async () => {
     const tag = newTag();
     const paths = secretPaths().map((p) => JSON.stringify(p)).join(', ');
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'go',
@@ -189,7 +173,7 @@ describe('writing outside the work dir', () => {
 
   it('python: no write, chmod, remount or mount succeeds, and the program holds no capability', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -238,7 +222,7 @@ print([l.split() for l in open("/proc/self/status") if l.startswith("Cap")])`,
 
   it('node: no write outside the work dir and /tmp', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'node',
@@ -271,7 +255,7 @@ fn main() {
     let _ = fs::remove_dir_all("/work/src");
 }
 `;
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'rust',
@@ -292,7 +276,7 @@ fn main() {
 describe('links planted for the cleanup to follow', () => {
   it('python: symlinks, hardlinks, unreadable folders, a tree deeper than PATH_MAX, odd names', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -333,7 +317,7 @@ print("planted")`,
 
   it('node: links and a deep tree, with the program killed at the timeout', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'node',
@@ -382,7 +366,7 @@ for fam, typ in [(socket.AF_PACKET, socket.SOCK_RAW), (socket.AF_INET, socket.SO
 
   it('python: host loopback services (v4 and v6) and DNS are unreachable; no raw sockets', async () => {
     const tag = newTag();
-    await attack(tag, { runtime: 'python', code: pythonNet(service.port, service6?.port ?? null) }, (r) => {
+    await attack(t, tag, { runtime: 'python', code: pythonNet(service.port, service6?.port ?? null) }, (r) => {
       expect(r.stdout).toContain("interfaces ['lo']");
       expect(r.stdout).toContain('refused 127.0.0.1');
       expect(r.stdout).toContain('no dns');
@@ -392,7 +376,7 @@ for fam, typ in [(socket.AF_PACKET, socket.SOCK_RAW), (socket.AF_INET, socket.SO
 
   it('node: host loopback services and DNS are unreachable', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'node',
@@ -422,7 +406,7 @@ const tryConnect = (host, port) => new Promise((resolve) => {
 describe('resource exhaustion', () => {
   it.runIf(withCgroups)('node: a process bomb hits the pids limit and leaves nothing behind', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'node',
@@ -443,7 +427,7 @@ bomb();`,
 
   it.runIf(withCgroups)('python: a thread bomb stops at the pids limit', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -467,7 +451,7 @@ print(n)`,
 
   it.runIf(withCgroups)('go: a thread bomb (locked OS threads) dies at the pids limit', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'go',
@@ -495,7 +479,7 @@ func main() {
 
   it.runIf(withCgroups)('node: a memory bomb outside the heap is killed by the memory limit', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       { runtime: 'node', timeout: 30_000, code: 'const keep = [];\nfor (;;) keep.push(Buffer.alloc(64 * 1024 * 1024, 1));' },
       (r) => {
@@ -507,7 +491,7 @@ func main() {
 
   it.runIf(withCgroups)('go: a memory bomb is killed by the memory limit', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'go',
@@ -535,7 +519,7 @@ func main() {
 
   it.runIf(withCgroups)('python: filling the work dir with many large files is stopped by the memory limit', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -558,7 +542,7 @@ except OSError as e:
 
   it('node: filling /tmp and /dev/shm stops at their size', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'node',
@@ -579,7 +563,7 @@ for (const dir of ['/tmp', '/dev/shm']) {
 
   it('python: tens of thousands of small files in the work dir and /tmp are all removed', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -600,7 +584,7 @@ print(len(os.listdir("/work/many")) + len(os.listdir("/tmp/many")))`,
     ['node', "const fs = require('fs');\nlet n = 0;\ntry { for (;;) { fs.openSync('/dev/null', 'r'); n++; } } catch (e) { console.log(n, e.code); }"],
   ])('%s: descriptor exhaustion stops at the limit', async (runtime, code) => {
     const tag = newTag();
-    await attack(tag, { runtime, code }, (r) => {
+    await attack(t, tag, { runtime, code }, (r) => {
       expect(r.exitCode).toBe(0);
       expect(Number(r.stdout.split(' ')[0])).toBeLessThanOrEqual(1024);
       expect(r.stdout).toMatch(/24|EMFILE/);
@@ -609,7 +593,7 @@ print(len(os.listdir("/work/many")) + len(os.listdir("/tmp/many")))`,
 
   it('python: huge argv and environment to exec are refused by the kernel, nothing breaks', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -633,7 +617,7 @@ for argv, env in [(["true"] + ["a" * 100000] * 400, {}), (["true"], {f"V{i}": "b
   it('a request with a huge argv and env still answers (a result, not a crash)', async () => {
     const tag = newTag();
     const env = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`BIG_${i}`, 'e'.repeat(8000)]));
-    await attack(
+    await attack(t, 
       tag,
       { runtime: 'python', code: 'import sys, os\nprint(len(sys.argv), len(os.environ))', args: Array.from({ length: 300 }, () => 'a'.repeat(8000)), env },
       (r) => expect(typeof r.exitCode).toBe('number'),
@@ -654,7 +638,7 @@ describe('output floods', () => {
 
   it.each(floods)('%s: %s is cut at the cap and the program killed', async (runtime, _name, code, stream) => {
     const tag = newTag();
-    await attack(tag, { runtime, code, timeout: 20_000 }, (r) => {
+    await attack(t, tag, { runtime, code, timeout: 20_000 }, (r) => {
       expect(r.truncated).toBe(true);
       expect(r.timedOut).toBe(false);
       expect(r.signal).toBe('SIGKILL');
@@ -670,7 +654,7 @@ describe('output floods', () => {
     ['node', "require('fs').closeSync(1);\nrequire('fs').closeSync(2);\nfor (;;) {}"],
   ])('%s: closing stdout and spinning ends at the timeout', async (runtime, code) => {
     const tag = newTag();
-    await attack(tag, { runtime, code, timeout: 1500 }, (r) => {
+    await attack(t, tag, { runtime, code, timeout: 1500 }, (r) => {
       expect(r).toMatchObject({ timedOut: true, exitCode: 137, signal: 'SIGKILL', stdout: '' });
     });
   });
@@ -707,7 +691,7 @@ console.log('parent done');`;
     ['node', nodeSurvivors],
   ])('%s: setsid, double fork, nohup, SIGTERM-ignoring and pipe-holding children die with the run', async (runtime, code) => {
     const tag = newTag();
-    await attack(tag, { runtime, code }, (r) => {
+    await attack(t, tag, { runtime, code }, (r) => {
       expect(r.stdout).toBe('parent done\n');
       expect(r.exitCode).toBe(0);
     });
@@ -715,7 +699,7 @@ console.log('parent done');`;
 
   it('python: a tree ignoring SIGTERM is gone after the timeout', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -734,7 +718,7 @@ time.sleep(60)`,
 describe('signals', () => {
   it('python: kill -9 -1, killing pid 1 and the parent only affect the sandbox', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -763,7 +747,7 @@ print("still here", flush=True)`,
 
   it('node: process.kill(-1) inside the sandbox', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'node',
@@ -827,7 +811,7 @@ describe('stdin', () => {
     ['python', 'import sys\nsys.stdin.read(10)\nprint("partial")', 'partial\n'],
   ])('%s: 1 MiB of stdin with `%s` does not deadlock', async (runtime, code, expected) => {
     const tag = newTag();
-    await attack(tag, { runtime, code, stdin: big, timeout: 20_000 }, (r) => {
+    await attack(t, tag, { runtime, code, stdin: big, timeout: 20_000 }, (r) => {
       expect(r.stdout).toBe(expected);
       expect(r.timedOut).toBe(false);
     });

@@ -6,7 +6,8 @@ import { goCacheOverlay, goCacheSnapshot } from '../../functions/runner/gocache.
 import { DEFAULT_COMPILE_LIMITS } from '../../functions/runner/index.js';
 import { goCacheMaster } from '../../functions/runner/paths.js';
 import { BwrapSandbox } from '../../functions/runner/sandbox/bwrap.js';
-import { createWorkspace, removeWorkspace } from '../../functions/runner/workspace.js';
+import type { SandboxSpawn } from '../../functions/runner/sandbox/types.js';
+import { createWorkspace, removeWorkspace, type Workspace } from '../../functions/runner/workspace.js';
 import type { TestRunner } from '../helpers/runner.js';
 import { expectContained, hostileRunner, newTag } from './harness.js';
 
@@ -58,14 +59,32 @@ describe.runIf(hasMaster)('Go build cache poisoning', () => {
   });
   afterAll(() => t.dispose());
 
-  it('a compromised compile cannot change the master through the symlink farm, chmod, rename or remount', async () => {
-    const sandbox = new BwrapSandbox();
+  /** Runs Python `code` in a Go compile phase's sandbox over `ws`: what a compromised compiler could do. */
+  async function asCompiler(ws: Workspace, code: string, cache: Pick<SandboxSpawn, 'readOnlyPaths' | 'overlays'>) {
     const python = await t.runner.locate('python');
     expect(python).not.toBeNull();
+    const sandbox = new BwrapSandbox();
+    const view = sandbox.view(ws.dirs, python!.tool, 'python');
+    return sandbox.run({
+      id: ws.id,
+      runtime: 'python',
+      dirs: ws.dirs,
+      tool: python!.tool,
+      argv: [view.tool.bin, '-c', code],
+      env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
+      ...cache,
+      writableOut: true,
+      stdin: '',
+      timeoutMs: 60_000,
+      outputLimitBytes: 1024 * 1024,
+      limits: DEFAULT_COMPILE_LIMITS,
+    });
+  }
+
+  it('a compromised compile cannot change the master through the symlink farm, chmod, rename or remount', async () => {
     const ws = await createWorkspace(t.workRoot);
     try {
       await goCacheSnapshot(path.join(ws.dirs.out, 'gocache'));
-      const view = sandbox.view(ws.dirs, python!.tool, 'python');
       const code = `import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 master = ${JSON.stringify(master)}
@@ -94,20 +113,7 @@ for d in sorted(os.listdir(farm))[:64]:
 MS_REMOUNT, MS_BIND = 32, 4096
 print("remount", libc.mount(b"none", master.encode(), None, MS_REMOUNT | MS_BIND, None))
 print(done)`;
-      const outcome = await sandbox.run({
-        id: ws.id,
-        runtime: 'python',
-        dirs: ws.dirs,
-        tool: python!.tool,
-        argv: [view.tool.bin, '-c', code],
-        env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
-        readOnlyPaths: [master],
-        writableOut: true,
-        stdin: '',
-        timeoutMs: 60_000,
-        outputLimitBytes: 1024 * 1024,
-        limits: DEFAULT_COMPILE_LIMITS,
-      });
+      const outcome = await asCompiler(ws, code, { readOnlyPaths: [master] });
       expect(outcome.stderr).toBe('');
       expect(outcome.stdout).toMatch(/^remount -1\n/);
       expect(outcome.stdout).toMatch(/'write': 0, 'chmod': 0, 'utime': 0, 'create': 0, 'rename': 0, 'unlink': 0, 'replace': [1-9]/);
@@ -118,13 +124,9 @@ print(done)`;
   });
 
   it.runIf(new BwrapSandbox().overlays)('a compromised compile cannot change the master through the overlay, and the next compile sees none of it', async () => {
-    const sandbox = new BwrapSandbox();
-    const python = await t.runner.locate('python');
-    expect(python).not.toBeNull();
     const ws = await createWorkspace(t.workRoot);
     try {
       const overlay = await goCacheOverlay(path.join(ws.dirs.out, 'gocache'), path.join(ws.dirs.tmp, 'gocache'));
-      const view = sandbox.view(ws.dirs, python!.tool, 'python');
       const code = `import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 cache = "/out/gocache"
@@ -150,21 +152,7 @@ MS_REMOUNT, MS_BIND = 32, 4096
 print("remount", libc.mount(b"none", cache.encode(), None, MS_REMOUNT | MS_BIND, None))
 print("upper visible", os.path.exists(${JSON.stringify(overlay.upper)}), os.path.exists(${JSON.stringify(master)}))
 print(done)`;
-      const outcome = await sandbox.run({
-        id: ws.id,
-        runtime: 'python',
-        dirs: ws.dirs,
-        tool: python!.tool,
-        argv: [view.tool.bin, '-c', code],
-        env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
-        readOnlyPaths: [],
-        overlays: [overlay],
-        writableOut: true,
-        stdin: '',
-        timeoutMs: 60_000,
-        outputLimitBytes: 1024 * 1024,
-        limits: DEFAULT_COMPILE_LIMITS,
-      });
+      const outcome = await asCompiler(ws, code, { readOnlyPaths: [], overlays: [overlay] });
       expect(outcome.stderr).toBe('');
       // What the entries' modes allow (chmod, utime: copied up) lands in this compile's own upper
       // layer; the master never changes, and neither it nor the upper layer is visible by path.

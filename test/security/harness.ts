@@ -56,6 +56,13 @@ export async function expectContained(t: TestRunner, tag: string): Promise<void>
   tally.contained++;
 }
 
+/** Runs a hostile request with its tag as the program's last argument, then checks the aftermath. */
+export async function attack(t: TestRunner, tag: string, request: ExecuteRequest, check: (r: ExecuteResult) => void): Promise<void> {
+  const result = await t.run({ ...request, args: [...(request.args ?? []), tag] });
+  check(result);
+  await expectContained(t, tag);
+}
+
 /** A host process holding `secret` in its environment, standing in for the server. */
 export function secretHolder(name: string, secret: string): { child: ChildProcess; tag: string; stop(): void } {
   const tag = newTag();

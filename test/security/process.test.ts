@@ -2,9 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecuteRequest, ExecuteResult } from '../../functions/contract.js';
 import type { TestRunner } from '../helpers/runner.js';
-import { expectContained, hostileRunner, newSecret, newTag } from './harness.js';
+import { attack, expectContained, hostileRunner, newSecret, newTag } from './harness.js';
 
 /*
  * The process sandbox (Lambda, Fargate, or an explicit local opt-in) has no namespaces: programs
@@ -34,11 +33,6 @@ afterAll(() => {
   rmSync(hostDir, { recursive: true, force: true });
 });
 
-async function attack(tag: string, request: ExecuteRequest, check: (r: ExecuteResult) => void): Promise<void> {
-  const result = await t.run({ ...request, args: [...(request.args ?? []), tag] });
-  check(result);
-  await expectContained(t, tag);
-}
 
 describe('process sandbox: hostile programs', () => {
   it.each([
@@ -46,7 +40,7 @@ describe('process sandbox: hostile programs', () => {
     ['node', "console.log(JSON.stringify(process.env));\nconsole.log(require('fs').readFileSync('/proc/' + process.ppid + '/environ', 'latin1'));"],
   ])("%s: a secret the runner holds is neither in the program's env nor in the runner's /proc environ", async (runtime, code) => {
     const tag = newTag();
-    await attack(tag, { runtime, code }, (r) => {
+    await attack(t, tag, { runtime, code }, (r) => {
       expect(r.exitCode).toBe(0);
       expect(r.stdout).toContain('PATH');
       expect(r.stdout).not.toContain(SECRET);
@@ -82,12 +76,12 @@ console.log('parent done');`,
     ],
   ])('%s: setsid, double fork, nohup and pipe-holding children are swept', async (runtime, code) => {
     const tag = newTag();
-    await attack(tag, { runtime, code }, (r) => expect(r.stdout).toBe('parent done\n'));
+    await attack(t, tag, { runtime, code }, (r) => expect(r.stdout).toBe('parent done\n'));
   });
 
   it('python: a tree ignoring SIGTERM is swept at the timeout', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -104,7 +98,7 @@ time.sleep(60)`,
 
   it('python: links to host files and a tree deeper than PATH_MAX in the work dir are removed without following them', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -134,7 +128,7 @@ print("planted")`,
     ['node', "const chunk = Buffer.alloc(65536, 'e');\nfor (;;) require('fs').writeSync(2, chunk);"],
   ])('%s: output floods are cut and the program killed', async (runtime, code) => {
     const tag = newTag();
-    await attack(tag, { runtime, code, timeout: 60_000 }, (r) => {
+    await attack(t, tag, { runtime, code, timeout: 60_000 }, (r) => {
       const summary = JSON.stringify({ ...r, stdout: r.stdout.slice(0, 200), stderr: r.stderr.slice(0, 200) });
       expect(r, summary).toMatchObject({ truncated: true, timedOut: false, signal: 'SIGKILL' });
       expect(JSON.parse(JSON.stringify(r))).toEqual(r);
@@ -143,7 +137,7 @@ print("planted")`,
 
   it('python: descriptor exhaustion stops at the rlimit', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       { runtime: 'python', code: 'import os\nn = 0\ntry:\n    while True:\n        os.open("/dev/null", os.O_RDONLY); n += 1\nexcept OSError:\n    print(n)' },
       (r) => expect(Number(r.stdout)).toBeLessThanOrEqual(1024),
@@ -152,7 +146,7 @@ print("planted")`,
 
   it('python: a file larger than the size rlimit is refused', async () => {
     const tag = newTag();
-    await attack(
+    await attack(t, 
       tag,
       {
         runtime: 'python',
@@ -164,7 +158,7 @@ print("planted")`,
 
   it('node: 1 MiB of stdin never read does not deadlock', async () => {
     const tag = newTag();
-    await attack(tag, { runtime: 'node', code: 'console.log("ignored")', stdin: 'x'.repeat(1024 * 1024) }, (r) =>
+    await attack(t, tag, { runtime: 'node', code: 'console.log("ignored")', stdin: 'x'.repeat(1024 * 1024) }, (r) =>
       expect(r.stdout).toBe('ignored\n'),
     );
   });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { cgroupSupport, createCgroup, type Cgroup } from '../cgroup.js';
+import { cgroupSupport, createCgroup, processInfo, type Cgroup } from '../cgroup.js';
 import { firstExecutable, which } from '../runtimes/locate.js';
 import type { Toolchain } from '../runtimes/types.js';
 import { failure, supervise, type Child, type ProcessOutcome } from '../supervise.js';
@@ -21,6 +21,8 @@ const TOOLS = '/opt/runtools';
 const LAUNCHER = '/opt/runtools/.launch';
 /** Where a waiting interpreter's start-up hook is bound. */
 const WARM_HOOK = '/opt/runtools/.warm';
+/** The pipe a prepared sandbox reads the execution's spec from: the one after stdio. */
+const SPEC_FD = 3;
 
 const NAMESPACES = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'runtools', '--clearenv'];
 
@@ -143,27 +145,23 @@ export class BwrapSandbox implements Sandbox {
   /**
    * Creates a cgroup and starts one sandbox in it: the spawner's child moves itself in before it
    * runs bwrap (a v1 migration waits for an RCU grace period: there, not in our thread pool).
-   * `command` gives what follows the mounts (settings, `--`, the program); `spec` adds one more
-   * pipe, for a prepared sandbox's spec, passed to `command`. The rlimits hold for bwrap and all
-   * it starts.
+   * `args` is the whole bwrap command line; `spec` adds the SPEC_FD pipe of a prepared sandbox.
+   * The rlimits hold for bwrap and all it starts.
    */
-  private async start(o: { args: string[]; cgroupName: string; limits: ResourceLimits; spec?: boolean; overlays?: readonly Overlay[]; command(specFd: number): string[] }) {
+  private async start(o: { args: string[]; cgroupName: string; limits: ResourceLimits; spec?: boolean; overlays?: readonly Overlay[] }) {
     const cgroup = await this.cgroupFor(o.cgroupName, o.limits);
-    const fds = `rww${o.spec ? 'r' : ''}`;
-    const specFd = fds.length - 1;
-    const args = [...o.args, ...o.command(specFd)];
     try {
       const child = await this.spawner!.spawn({
-        argv: [this.bwrap!, ...args],
+        argv: [this.bwrap!, ...o.args],
         env: { PATH: '/usr/bin:/bin' },
         cwd: '/',
-        fds,
+        fds: o.spec ? 'rwwr' : 'rww',
         openFiles: o.limits.openFiles,
         fileSizeBytes: o.limits.fileSizeBytes,
         overlays: o.overlays,
         cgroups: cgroup?.procs,
       });
-      return { child, cgroup, specFd };
+      return { child, cgroup };
     } catch (err) {
       void cgroup?.destroy();
       throw err;
@@ -181,9 +179,10 @@ export class BwrapSandbox implements Sandbox {
 
   private killTree(cgroup: Cgroup | null) {
     return (child: Child) => {
-      // Once bwrap has exited its pid namespace is gone, and with it every process of the sandbox:
-      // the kernel kills them all and waits for them before the namespace's init is reaped.
-      if (child.exitCode === null && child.signalCode === null) cgroup?.killAll();
+      // Once bwrap has exited (and been reaped: its pid may be anyone's now) its pid namespace is
+      // gone, and with it every process of the sandbox: nothing is left to kill.
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      cgroup?.killAll();
       if (child.pid) {
         try {
           process.kill(-child.pid, 'SIGKILL');
@@ -207,21 +206,24 @@ export class BwrapSandbox implements Sandbox {
     let child: SpawnedChild;
     let cgroup: Cgroup | null;
     try {
-      ({ child, cgroup } = await this.start({ args, cgroupName: `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, limits: spec.limits, overlays: spec.overlays, command: () => [...env, '--', ...spec.argv] }));
+      ({ child, cgroup } = await this.start({ args: [...args, ...env, '--', ...spec.argv], cgroupName: `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, limits: spec.limits, overlays: spec.overlays }));
     } catch (err) {
       return failure(`could not start ${this.bwrap}: ${(err as Error).message}`, started);
     }
+    return this.supervise(child, cgroup, spec);
+  }
 
+  /** Supervises a started sandbox (`release` lets a prepared one go), then waits for its cgroup to empty. */
+  private supervise(child: SpawnedChild, cgroup: Cgroup | null, spec: SandboxSpawn, release?: (child: Child) => Promise<void>) {
     return supervise({
       child,
       argv: [this.bwrap!],
-      env: {},
-      cwd: '/',
       stdin: spec.stdin,
       timeoutMs: spec.timeoutMs,
       outputLimitBytes: spec.outputLimitBytes,
       signalFromStatus: true,
       signal: spec.signal,
+      onSpawn: release,
       killTree: this.killTree(cgroup),
     }).finally(() => settle(cgroup));
   }
@@ -333,20 +335,20 @@ export class BwrapSandbox implements Sandbox {
       limits: o.limits, tools: o.tools, readOnlyPaths: [], dirs: ws.dirs, writableOut: false, cwd: WORK,
       ...(interpreter ? { hook: interpreter.hostDir } : { launcher: launcherPath()! }),
     });
-    const command = (specFd: number) => {
-      if (!interpreter) return ['--', LAUNCHER, String(specFd)];
-      const env = { ...interpreter.env, ...interpreter.hookEnv(WARM_HOOK, specFd) };
-      return [...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]), '--', ...interpreter.argv];
-    };
+    if (interpreter) {
+      const env = { ...interpreter.env, ...interpreter.hookEnv(WARM_HOOK, SPEC_FD) };
+      args.push(...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]), '--', ...interpreter.argv);
+    } else {
+      args.push('--', LAUNCHER, String(SPEC_FD));
+    }
     let started;
     try {
-      started = await this.start({ args, cgroupName: `${ws.id}-run`, limits: o.limits, spec: true, command });
+      started = await this.start({ args, cgroupName: `${ws.id}-run`, limits: o.limits, spec: true });
     } catch (err) {
       await removeWorkspace(ws);
       throw err;
     }
-    const { child, cgroup, specFd } = started;
-    return { ws, child, cgroup, specFd, interpreter, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
+    return { ws, ...started, interpreter, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
   }
 
   private fits(p: Prepared, spec: SandboxSpawn): boolean {
@@ -365,28 +367,15 @@ export class BwrapSandbox implements Sandbox {
   private runPrepared(p: Prepared, spec: SandboxSpawn): Promise<ProcessOutcome> {
     const cwd = workCwd(spec.cwd);
     const launch = launchSpec(cwd, { ...spec.env, PWD: cwd }, spec.argv);
-    return supervise({
-      child: p.child,
-      argv: [LAUNCHER],
-      env: {},
-      cwd: '/',
-      stdin: spec.stdin,
-      timeoutMs: spec.timeoutMs,
-      outputLimitBytes: spec.outputLimitBytes,
-      signalFromStatus: true,
-      signal: spec.signal,
-      onSpawn: async (child) => {
-        const fd = child.stdio[p.specFd] as Writable;
-        fd.on('error', () => {});
-        fd.end(launch);
-      },
-      killTree: this.killTree(p.cgroup),
-    }).finally(() => settle(p.cgroup));
+    return this.supervise(p.child, p.cgroup, spec, async (child) => {
+      const fd = child.stdio[SPEC_FD] as Writable;
+      fd.on('error', () => {});
+      fd.end(launch);
+    });
   }
 
-  /** Stops a prepared sandbox: its launcher exits on an empty spec; anything else is killed. */
+  /** Stops a prepared sandbox: kills it and closes our ends of its pipes. */
   private async discard(p: Prepared, removeWs = true): Promise<void> {
-    p.child.stdio[p.specFd]?.destroy();
     this.killTree(p.cgroup)(p.child);
     for (const s of p.child.stdio) s?.destroy();
     await p.cgroup?.destroy();
@@ -394,13 +383,11 @@ export class BwrapSandbox implements Sandbox {
   }
 }
 
-/** A sandbox built ahead of a request, its launcher waiting on specFd. */
+/** A sandbox built ahead of a request, its launcher (or interpreter) waiting on SPEC_FD. */
 interface Prepared {
   ws: Workspace;
   child: SpawnedChild;
   cgroup: Cgroup | null;
-  /** The pipe its launcher (or interpreter) reads the execution's spec from. */
-  specFd: number;
   /** The interpreter waiting in it, or null for the launcher. */
   interpreter: WarmInterpreter | null;
   limits: ResourceLimits;
@@ -419,10 +406,22 @@ function hasOverlayfs(): boolean {
 /** The program's working directory inside the sandbox. */
 const workCwd = (relative?: string) => (relative ? path.posix.join(WORK, relative) : WORK);
 
+const PF_EXITING = 0x4;
+
+/**
+ * Done with a listed process once it is reaped, or when it is a sandbox's bwrap init already
+ * inside exit(): it reports the program's status to its parent before the kernel tears its
+ * namespaces down, which takes a few ms more, and it runs nothing of the program's.
+ */
+function over(pid: number): boolean {
+  const info = processInfo(pid);
+  return info === null || (info.comm === 'bwrap' && (info.flags & PF_EXITING) !== 0);
+}
+
 /** Waits until no process of the phase is left, then removes its cgroup in the background. */
 async function settle(cgroup: Cgroup | null): Promise<void> {
   if (!cgroup) return;
-  await cgroup.emptied();
+  await cgroup.emptied(over);
   void cgroup.destroy();
 }
 
