@@ -18,6 +18,8 @@ export interface Limits {
   maxTimeoutMs: number;
   /** Default `timeout`, ms. */
   defaultTimeoutMs: number;
+  /** Upper bound of `memoryLimitMb`: the run phase's memory cap, MiB. */
+  maxMemoryMb: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -26,6 +28,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxStdinBytes: 1024 * 1024,
   maxTimeoutMs: 300_000,
   defaultTimeoutMs: 30_000,
+  maxMemoryMb: 512,
 };
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -105,6 +108,13 @@ export function executeRequestSchema(limits: Limits = DEFAULT_LIMITS) {
         .array(z.string().refine((v) => !v.includes('\0'), { message: 'arguments cannot contain NUL' }))
         .max(MAX_ARGS)
         .default([]),
+      memoryLimitMb: z
+        .number()
+        .int()
+        .min(1)
+        .max(limits.maxMemoryMb, { message: `memoryLimitMb must be at most ${limits.maxMemoryMb} (the server maximum)` })
+        .optional()
+        .meta({ description: 'Lowers the run phase memory cap, MiB' }),
     })
     .strict()
     .superRefine((req, ctx) => {
@@ -167,20 +177,36 @@ export type ExecuteRequest = z.input<typeof ExecuteRequestSchema>;
 /** A validated request: canonical runtime, defaults applied. */
 export type ValidExecuteRequest = z.output<typeof ExecuteRequestSchema>;
 
+/** Why a phase ended: the first cause that ended it (timeout, OOM kill, output cap), else its wait status. */
+export const PhaseStatusSchema = z
+  .enum(['ok', 'runtime_error', 'timeout', 'memory_limit', 'output_limit'])
+  .meta({ description: 'Why the phase ended: timeout, OOM kill or output cap first; else runtime_error for a non-zero exit or a signal; else ok' });
+
 const PhaseResultShape = {
   stdout: z.string(),
   stderr: z.string(),
   exitCode: z.number().int(),
   executionTime: z.number().int().meta({ description: 'Wall time in ms' }),
   timedOut: z.boolean(),
+  cpuTime: z.number().int().meta({ description: 'User + system CPU of the whole process tree, ms' }),
+  memoryPeak: z.number().int().meta({ description: 'Peak memory, bytes (the cgroup peak, page cache included; else the largest process max RSS)' }),
 };
 
-export const CompileResultSchema = z.object(PhaseResultShape).meta({ id: 'CompileResult' });
+export const CompileResultSchema = z
+  .object({
+    ...PhaseResultShape,
+    status: PhaseStatusSchema,
+    cached: z.boolean().optional().meta({ description: 'true when an identical earlier build was reused (cpuTime 0)' }),
+  })
+  .meta({ id: 'CompileResult' });
 export type CompileResult = z.infer<typeof CompileResultSchema>;
 
 export const ExecuteResultSchema = z
   .object({
     ...PhaseResultShape,
+    status: z
+      .enum([...PhaseStatusSchema.options, 'compile_error'])
+      .meta({ description: 'Why it ended; compile_error when the compile failed or timed out (compile.status says which)' }),
     signal: z.string().nullable().meta({ description: 'Signal that ended the program, e.g. SIGKILL' }),
     truncated: z.boolean().meta({ description: 'stdout or stderr hit the output cap' }),
     compile: CompileResultSchema.optional(),

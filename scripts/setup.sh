@@ -20,7 +20,7 @@ command -v bwrap >/dev/null 2>&1 || apt_needed+=(bubblewrap)
 /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || apt_needed+=(python3-numpy)
 [[ -x "$GO_BIN" ]] || apt_needed+=(golang-1.23-go)
 command -v cc >/dev/null 2>&1 || apt_needed+=(gcc libc6-dev)
-command -v prlimit >/dev/null 2>&1 || apt_needed+=(util-linux)
+[[ -f /usr/include/seccomp.h ]] || apt_needed+=(libseccomp-dev)
 
 if ((${#apt_needed[@]})); then
   if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
@@ -57,17 +57,27 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
-# The sandbox spawner and the launcher of prepared sandboxes: small static C programs.
-for tool in spawn launch; do
-  src=functions/runner/sandbox/launcher/$tool.c
-  bin=build/runtools-$tool
-  if command -v cc >/dev/null 2>&1 && { [[ ! -x $bin ]] || [[ $src -nt $bin ]]; }; then
-    mkdir -p build
-    cc -O2 -static -o "$bin.tmp" "$src" 2>/dev/null || cc -O2 -o "$bin.tmp" "$src"
-    mv "$bin.tmp" "$bin"
-    info "built $bin"
+# The sandbox spawner and the launcher every program starts under: small static C programs. The
+# launcher embeds the seccomp filters, generated with libseccomp at build time.
+launcher=functions/runner/sandbox/launcher
+if command -v cc >/dev/null 2>&1; then
+  mkdir -p build
+  if [[ ! -f build/seccomp-filters.h ]] || [[ $launcher/seccomp-gen.c -nt build/seccomp-filters.h ]]; then
+    cc -O2 -o build/seccomp-gen "$launcher/seccomp-gen.c" -lseccomp
+    build/seccomp-gen >build/seccomp-filters.h.tmp
+    mv build/seccomp-filters.h.tmp build/seccomp-filters.h
+    info "generated build/seccomp-filters.h"
   fi
-done
+  for tool in spawn launch; do
+    src=$launcher/$tool.c
+    bin=build/runtools-$tool
+    if [[ ! -x $bin ]] || [[ $src -nt $bin ]] || [[ build/seccomp-filters.h -nt $bin ]]; then
+      cc -O2 -Wall -static -Ibuild -o "$bin.tmp" "$src" 2>/dev/null || cc -O2 -Wall -Ibuild -o "$bin.tmp" "$src"
+      mv "$bin.tmp" "$bin"
+      info "built $bin"
+    fi
+  done
+fi
 
 # The Go build cache, compiled once and shared read-only by every execution.
 if [[ -x "$GO_BIN" ]] || command -v go >/dev/null 2>&1; then

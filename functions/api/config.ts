@@ -140,13 +140,14 @@ function parseKeys(raw: string | undefined): string[] {
 }
 
 /** The request limits a configuration implies (the default timeout never exceeds the maximum). */
-export function limitsOf(config: Pick<ServerConfig, 'maxTimeoutMs' | 'maxBodyBytes' | 'maxFiles' | 'maxStdinBytes'>): Limits {
+export function limitsOf(config: Pick<ServerConfig, 'maxTimeoutMs' | 'maxBodyBytes' | 'maxFiles' | 'maxStdinBytes' | 'memoryMb'>): Limits {
   return {
     maxBodyBytes: config.maxBodyBytes,
     maxFiles: config.maxFiles,
     maxStdinBytes: config.maxStdinBytes,
     maxTimeoutMs: config.maxTimeoutMs,
     defaultTimeoutMs: Math.min(DEFAULT_LIMITS.defaultTimeoutMs, config.maxTimeoutMs),
+    maxMemoryMb: config.memoryMb,
   };
 }
 

@@ -21,16 +21,28 @@ export interface Cgroup {
   emptied(over?: (pid: number) => boolean): Promise<void>;
   /** Kills what is left and removes the group; resolves once it is gone (callers need not wait). */
   destroy(): Promise<void>;
+  /** What the group's processes used so far; null where this host's cgroups do not say. */
+  usage(): CgroupUsage;
+}
+
+/** A phase's accounting, read from its cgroup once its processes are gone. */
+export interface CgroupUsage {
+  /** User + system CPU of every process that ran in the group, ms. */
+  cpuTimeMs: number | null;
+  /** Peak memory of the group (page cache included), bytes. */
+  memoryPeakBytes: number | null;
+  /** Processes the kernel's OOM killer killed in the group. */
+  oomKills: number;
 }
 
 /**
  * v1: one group per controller. `cpu` (when mounted) puts all of an execution's processes in one
  * scheduling group, so a fork bomb of spinning processes competes for CPU like a single task
  * instead of starving the server; `freezer` (when mounted) lets killAll stop a fork bomb before
- * killing it, so it cannot fork faster than it is killed.
+ * killing it, so it cannot fork faster than it is killed; `cpuacct` (when mounted) counts CPU time.
  */
 type Driver =
-  | { version: 1; memory: string; pids: string; cpu: string | null; freezer: string | null }
+  | { version: 1; memory: string; pids: string; cpu: string | null; freezer: string | null; cpuacct: string | null }
   | { version: 2; root: string };
 
 const V1 = '/sys/fs/cgroup';
@@ -72,7 +84,10 @@ function probeV1(): Driver | null {
   try {
     mkdirSync(memory, { recursive: true });
     mkdirSync(pids, { recursive: true });
-    return { version: 1, memory, pids, cpu: optionalV1('cpu'), freezer: optionalV1('freezer') };
+    const cpu = optionalV1('cpu');
+    // Often mounted together as cpu,cpuacct: then the cpu group is the accounting one too.
+    const cpuacct = cpu && existsSync(`${cpu}/cpuacct.usage`) ? null : optionalV1('cpuacct');
+    return { version: 1, memory, pids, cpu, freezer: optionalV1('freezer'), cpuacct };
   } catch {
     return null;
   }
@@ -167,8 +182,8 @@ export async function createCgroup(name: string, limits: CgroupLimits): Promise<
   if (!driver) return null;
   const d = driver;
   const dirs = d.version === 2 ? [path.join(d.root, name)] : [path.join(d.memory, name), path.join(d.pids, name)];
-  // v1's optional groups (cpu, freezer): used when they can be created.
-  const optional = d.version === 1 ? [d.cpu, d.freezer].filter((p): p is string => p !== null).map((p) => path.join(p, name)) : [];
+  // v1's optional groups (cpu, freezer, cpuacct): used when they can be created.
+  const optional = d.version === 1 ? [d.cpu, d.freezer, d.cpuacct].filter((p): p is string => p !== null).map((p) => path.join(p, name)) : [];
   const made = await Promise.allSettled([...dirs, ...optional].map((dir) => mkdir(dir)));
   const extra = optional.filter((_, i) => made[dirs.length + i]!.status === 'fulfilled');
   const failed = made.slice(0, dirs.length).find((r) => r.status === 'rejected');
@@ -190,6 +205,7 @@ export async function createCgroup(name: string, limits: CgroupLimits): Promise<
     throw err;
   }
   const listing = dirs[dirs.length - 1]!;
+  const accounting = d.version === 2 ? dirs[0]! : extra.find((dir) => existsSync(`${dir}/cpuacct.usage`)) ?? null;
   return {
     procs: [...extra, ...dirs].map((dir) => `${dir}/cgroup.procs`),
     // Every process of the group is in each of its directories: one of them lists and kills.
@@ -207,5 +223,42 @@ export async function createCgroup(name: string, limits: CgroupLimits): Promise<
       await Promise.all(dirs.map((dir) => removeDir(dir, freezer)));
       await Promise.all(extra.map((dir) => removeDir(dir, freezer)));
     },
+    usage: () => (d.version === 2 ? usageV2(dirs[0]!) : usageV1(dirs[0]!, accounting)),
+  };
+}
+
+/** A cgroup file's text, or null when this kernel does not have it. */
+function readControl(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The value of `key` in a flat-keyed file (`key value` lines), or null. */
+function keyed(text: string | null, key: string): number | null {
+  const m = text === null ? null : new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+const number = (text: string | null) => (text === null || text.trim() === '' ? null : Number(text.trim()));
+
+function usageV1(memory: string, cpuacct: string | null): CgroupUsage {
+  const ns = cpuacct ? number(readControl(`${cpuacct}/cpuacct.usage`)) : null;
+  return {
+    cpuTimeMs: ns === null ? null : Math.round(ns / 1e6),
+    memoryPeakBytes: number(readControl(`${memory}/memory.max_usage_in_bytes`)),
+    oomKills: keyed(readControl(`${memory}/memory.oom_control`), 'oom_kill') ?? 0,
+  };
+}
+
+function usageV2(dir: string): CgroupUsage {
+  const usec = keyed(readControl(`${dir}/cpu.stat`), 'usage_usec');
+  return {
+    cpuTimeMs: usec === null ? null : Math.round(usec / 1000),
+    // memory.peak needs Linux 5.19.
+    memoryPeakBytes: number(readControl(`${dir}/memory.peak`)),
+    oomKills: keyed(readControl(`${dir}/memory.events`), 'oom_kill') ?? 0,
   };
 }

@@ -69,7 +69,16 @@ export class RuntimeUnavailableError extends Error {
 
 /** Result of one phase in the API's shape. */
 function phaseResult(o: ProcessOutcome): CompileResult {
-  return { stdout: o.stdout, stderr: o.stderr, exitCode: o.exitCode, executionTime: o.durationMs, timedOut: o.timedOut };
+  return {
+    stdout: o.stdout,
+    stderr: o.stderr,
+    exitCode: o.exitCode,
+    executionTime: o.durationMs,
+    timedOut: o.timedOut,
+    status: o.status,
+    cpuTime: o.cpuTimeMs,
+    memoryPeak: o.memoryPeakBytes,
+  };
 }
 
 function searchPath(tool: Toolchain): string {
@@ -226,6 +235,9 @@ export class Runner {
             timedOut: false,
             signal: outcome.signal,
             truncated: outcome.truncated,
+            status: 'compile_error',
+            cpuTime: 0,
+            memoryPeak: 0,
             compile,
             runtime: rt.id,
             version: found.version,
@@ -247,7 +259,7 @@ export class Runner {
         stdin: req.stdin,
         timeoutMs: req.timeout,
         outputLimitBytes: this.outputLimitBytes,
-        limits: this.runLimits,
+        limits: this.limitsFor(req),
         signal: options.signal,
       });
       return {
@@ -258,6 +270,9 @@ export class Runner {
         timedOut: outcome.timedOut,
         signal: outcome.signal,
         truncated: outcome.truncated,
+        status: outcome.status,
+        cpuTime: outcome.cpuTimeMs,
+        memoryPeak: outcome.memoryPeakBytes,
         ...(compile ? { compile } : {}),
         runtime: rt.id,
         version: found.version,
@@ -265,6 +280,12 @@ export class Runner {
     } finally {
       this.release(ws);
     }
+  }
+
+  /** The run phase's limits: the server's, with memory lowered to the request's memoryLimitMb. */
+  private limitsFor(req: ValidExecuteRequest): ResourceLimits {
+    if (req.memoryLimitMb === undefined) return this.runLimits;
+    return { ...this.runLimits, memoryBytes: Math.min(this.runLimits.memoryBytes, req.memoryLimitMb * MiB) };
   }
 
   private async compile(
@@ -281,7 +302,7 @@ export class Runner {
     const hit = key ? await this.cache!.restore(key, ws.dirs.out) : null;
     if (hit) {
       const executionTime = Math.round(performance.now() - started);
-      const compile: CompileResult = { ...hit.compile, exitCode: 0, executionTime, timedOut: false };
+      const compile: CompileResult = { ...hit.compile, exitCode: 0, executionTime, timedOut: false, status: 'ok', cpuTime: 0, memoryPeak: 0, cached: true };
       return { compile, failed: false, binary: path.posix.join(ctx.outDir, hit.binary), signal: null, truncated: false };
     }
     const overlays = (await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, hostTmpDir: ws.dirs.tmp, entry: ctx.entry, files: ctx.files, overlays: this.sandbox.overlays })) ?? [];

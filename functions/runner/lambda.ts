@@ -20,7 +20,7 @@ import { EXECUTION_MARKER, sweep } from './sandbox/process.js';
 const RUNNER_MAX_TIMEOUT_MS = 15 * 60_000;
 
 const EventSchema = z.object({
-  request: executeRequestSchema({ ...DEFAULT_LIMITS, maxTimeoutMs: RUNNER_MAX_TIMEOUT_MS, maxBodyBytes: Infinity }),
+  request: executeRequestSchema({ ...DEFAULT_LIMITS, maxTimeoutMs: RUNNER_MAX_TIMEOUT_MS, maxBodyBytes: Infinity, maxMemoryMb: Number.MAX_SAFE_INTEGER }),
 });
 
 /** The invocation event the dispatcher sends. */

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import type { CgroupUsage } from './cgroup.js';
 import { OutputCollector } from './output.js';
+import { parseReport, phaseStatus, signalName, type LaunchReport, type PhaseStatus, type Termination } from './status.js';
 
 /** What one supervised process produced: the shape every phase result is built from. */
 export interface ProcessOutcome {
@@ -13,6 +15,12 @@ export interface ProcessOutcome {
   truncated: boolean;
   /** Wall time from spawn to exit, ms. */
   durationMs: number;
+  /** Why it ended. */
+  status: PhaseStatus;
+  /** User + system CPU of the whole process tree, ms. */
+  cpuTimeMs: number;
+  /** Peak memory: the cgroup's, else the largest process's resident set, bytes. */
+  memoryPeakBytes: number;
 }
 
 /** The part of a ChildProcess supervision uses (a process the sandbox spawner started has it too). */
@@ -34,6 +42,8 @@ export interface SuperviseOptions {
   /** Environment and working directory of a process spawned here (not of `child`). */
   env?: Record<string, string>;
   cwd?: string;
+  /** Extra descriptors of a process spawned here: 'pipe' entries after stdio (fd 3 is the launcher's report). */
+  extraPipes?: number;
   stdin: string;
   timeoutMs: number;
   outputLimitBytes: number;
@@ -42,17 +52,17 @@ export interface SuperviseOptions {
   /** Called once the process exists; user code must not start before it resolves. */
   onSpawn?(child: Child): Promise<void>;
   /** Kills everything the process started (group, cgroup, namespace). Safe to call twice. */
-  killTree(child: Child): void;
-  /** Maps an exit status to a signal name when the sandbox reports signals as 128+N. */
-  signalFromStatus?: boolean;
+  killTree(child: Child, termination: Termination | 'exit'): void;
+  /** The launcher's report stream (it writes one line when the program ends). */
+  report?(child: Child): Readable | null | undefined;
+  /** Called once the process is gone: waits for the rest of its tree and reads its accounting. */
+  settle?(): Promise<CgroupUsage | null>;
   signal?: AbortSignal;
 }
 
-const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
-
 /** The signal name for 128+N exit statuses, as shells and sandboxes report them. */
 export function signalOfStatus(code: number): string | null {
-  return code > 128 && code < 128 + 65 ? (SIGNAL_NAMES.get(code - 128) ?? null) : null;
+  return code > 128 && code < 128 + 65 ? signalName(code - 128) : null;
 }
 
 /** How long to wait for pipes to drain after the process tree is gone. */
@@ -61,18 +71,18 @@ const DRAIN_GRACE_MS = 200;
 /**
  * Spawns argv without a shell and supervises it: feeds stdin, caps each output stream
  * (killing the tree when a cap is exceeded), kills the whole tree at the timeout, and
- * never waits on pipes held open by stray descendants.
+ * never waits on pipes held open by stray descendants. The exit status comes from the
+ * launcher's report when there is one (bwrap and a plain parent only see an exit code).
  */
 export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const stdio: Array<'pipe' | 'ignore'> = ['pipe', 'pipe', 'pipe'];
     let child: Child;
     try {
       child = opts.child ?? spawn(opts.argv[0]!, opts.argv.slice(1), {
         env: opts.env ?? {},
         cwd: opts.cwd,
-        stdio,
+        stdio: ['pipe', 'pipe', 'pipe', ...Array<'pipe'>(opts.extraPipes ?? 0).fill('pipe')],
         detached: true,
         windowsHide: true,
       });
@@ -82,24 +92,25 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     }
     const stdout = new OutputCollector(opts.outputLimitBytes);
     const stderr = new OutputCollector(opts.outputLimitBytes);
-    let timedOut = false;
-    let killedBy: string | null = null;
+    let termination: Termination | null = null;
+    let report: LaunchReport | null = null;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     let spawnError: Error | null = null;
+    let setupFailed = false;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let drainTimer: NodeJS.Timeout | undefined;
 
-    const kill = (reason: string) => {
-      if (!killedBy) killedBy = reason;
+    const kill = (reason: Termination | 'exit' | 'setup') => {
+      if (reason !== 'exit' && reason !== 'setup') termination ??= reason;
       try {
-        opts.killTree(child);
+        opts.killTree(child, reason === 'setup' ? 'aborted' : reason);
       } catch {
         /* best effort; the tree may be gone */
       }
     };
 
-    const finish = () => {
+    const finish = async () => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -107,24 +118,37 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
       opts.signal?.removeEventListener('abort', onAbort);
       for (const s of child.stdio) s?.destroy();
       const durationMs = Math.round(performance.now() - started);
-      if (spawnError && (!exit || killedBy === 'setup')) {
+      const usage = await opts.settle?.().catch(() => null);
+      if (spawnError && (!exit || setupFailed)) {
         resolve(failure(`could not start ${opts.argv[0]}: ${spawnError.message}`, started));
         return;
       }
-      let exitCode = exit?.code ?? (exit?.signal ? 128 + (constants.signals[exit.signal] ?? 0) : 1);
-      let signal: string | null = exit?.signal ?? (opts.signalFromStatus ? signalOfStatus(exitCode) : null);
-      if (killedBy) {
+      let exitCode: number;
+      let signal: string | null;
+      if (report) {
+        signal = report.signal;
+        exitCode = report.code ?? 128 + (constants.signals[report.signal as NodeJS.Signals] ?? 0);
+      } else if (termination) {
+        // Killed with its launcher before it could say anything: by us.
         exitCode = 137;
         signal = 'SIGKILL';
+      } else {
+        // No report: the launcher itself was killed (an OOM kill, or from outside); the sandbox
+        // reports its status as 128+N.
+        exitCode = exit?.code ?? (exit?.signal ? 128 + (constants.signals[exit.signal] ?? 0) : 1);
+        signal = exit?.signal ?? signalOfStatus(exitCode);
       }
       resolve({
         stdout: stdout.text(),
         stderr: stderr.text(),
         exitCode,
         signal,
-        timedOut,
+        timedOut: termination === 'timeout',
         truncated: stdout.overflowed || stderr.overflowed,
         durationMs,
+        status: phaseStatus({ termination, oomKills: usage?.oomKills ?? 0, exitCode, signal }),
+        cpuTimeMs: usage?.cpuTimeMs ?? report?.cpuTimeMs ?? 0,
+        memoryPeakBytes: usage?.memoryPeakBytes ?? report?.maxRssBytes ?? 0,
       });
     };
 
@@ -135,7 +159,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     for (const stream of child.stdio) stream?.on('error', () => {});
     child.on('error', (err) => {
       spawnError = err;
-      finish();
+      void finish();
     });
     child.stdout!.on('data', (chunk: Buffer) => {
       if (!stdout.push(chunk)) kill('output');
@@ -143,11 +167,20 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     child.stderr!.on('data', (chunk: Buffer) => {
       if (!stderr.push(chunk)) kill('output');
     });
+    let line = '';
+    opts.report?.(child)?.on('data', (chunk: Buffer) => {
+      line += chunk.toString('latin1');
+      if (line.length > 256) line = '';
+      if (!line.endsWith('\n') || report) return;
+      report = parseReport(line);
+      // The program has ended: whatever happens after (teardown, draining) is not its timeout.
+      if (report) clearTimeout(timer);
+    });
     // Done once the process has exited and both output streams have ended: waiting for their
     // handles to close as well ('close') costs another turn of a busy event loop.
     let ended = 0;
     const onEnd = () => {
-      if (++ended === 2 && exit) finish();
+      if (++ended === 2 && exit) void finish();
     };
     child.stdout!.once('end', onEnd);
     child.stderr!.once('end', onEnd);
@@ -155,24 +188,21 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
       exit = { code, signal };
       // Anything the program left behind dies with it; then give the pipes a moment to drain.
       kill('exit');
-      if (killedBy === 'exit') killedBy = null;
-      if (ended === 2) finish();
+      if (ended === 2) void finish();
       else drainTimer = setTimeout(finish, DRAIN_GRACE_MS);
     });
-    child.on('close', finish);
+    child.on('close', () => void finish());
 
     const begin = async () => {
       try {
         await opts.onSpawn?.(child);
       } catch (err) {
         spawnError = err as Error;
+        setupFailed = true;
         kill('setup');
         return;
       }
-      timer = setTimeout(() => {
-        timedOut = true;
-        kill('timeout');
-      }, opts.timeoutMs);
+      timer = setTimeout(() => kill('timeout'), opts.timeoutMs);
       const stdin = child.stdin!;
       stdin.on('error', () => {
         /* the program closed stdin early: not an error */
@@ -194,5 +224,8 @@ export function failure(message: string, started = performance.now()): ProcessOu
     timedOut: false,
     truncated: false,
     durationMs: Math.round(performance.now() - started),
+    status: 'runtime_error',
+    cpuTimeMs: 0,
+    memoryPeakBytes: 0,
   };
 }

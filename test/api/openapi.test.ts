@@ -35,7 +35,7 @@ describe('GET /openapi.json', () => {
       dispatcher: idle,
       authenticate: apiKeyAuthenticator([]),
       log: silentLogger,
-      limits: { maxBodyBytes: 1 << 20, maxFiles: 10, maxStdinBytes: 1024, maxTimeoutMs: 10_000, defaultTimeoutMs: 5_000 },
+      limits: { maxBodyBytes: 1 << 20, maxFiles: 10, maxStdinBytes: 1024, maxTimeoutMs: 10_000, defaultTimeoutMs: 5_000, maxMemoryMb: 256 },
     });
     const doc = (await (await small.request('/openapi.json')).json()) as {
       components: { schemas: { ExecuteRequest: { properties: { timeout: { maximum: number; default: number } } } } };

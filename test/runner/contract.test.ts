@@ -62,8 +62,13 @@ describe('ExecuteRequest', () => {
     const tooLong = parse({ runtime: 'python', code: '', timeout: 10_000_000 });
     expect(tooLong.success).toBe(false);
     expect(tooLong.error!.issues[0]!.message).toContain('300000');
-    const small = executeRequestSchema({ maxBodyBytes: 1000, maxFiles: 2, maxStdinBytes: 4, maxTimeoutMs: 1000, defaultTimeoutMs: 500 });
+    const small = executeRequestSchema({ maxBodyBytes: 1000, maxFiles: 2, maxStdinBytes: 4, maxTimeoutMs: 1000, defaultTimeoutMs: 500, maxMemoryMb: 64 });
     expect(small.safeParse({ runtime: 'python', code: '', stdin: 'abcde' }).success).toBe(false);
+    expect(small.safeParse({ runtime: 'python', code: '', memoryLimitMb: 64 }).success).toBe(true);
+    const tooMuch = small.safeParse({ runtime: 'python', code: '', memoryLimitMb: 65 });
+    expect(tooMuch.error!.issues[0]).toMatchObject({ path: ['memoryLimitMb'], message: 'memoryLimitMb must be at most 64 (the server maximum)' });
+    expect(small.safeParse({ runtime: 'python', code: '', memoryLimitMb: 0 }).success).toBe(false);
+    expect(small.safeParse({ runtime: 'python', code: '', memoryLimitMb: 1.5 }).success).toBe(false);
     expect(small.safeParse({ runtime: 'python', files: { 'a.py': '', 'b.py': '', 'main.py': '' } }).success).toBe(false);
     expect(small.parse({ runtime: 'python', code: '' }).timeout).toBe(500);
   });

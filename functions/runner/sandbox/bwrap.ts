@@ -6,7 +6,7 @@ import { cgroupSupport, createCgroup, processInfo, type Cgroup } from '../cgroup
 import { firstExecutable, which } from '../runtimes/locate.js';
 import type { Toolchain } from '../runtimes/types.js';
 import { failure, supervise, type Child, type ProcessOutcome } from '../supervise.js';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { createWorkspace, removeWorkspace, type Workspace } from '../workspace.js';
 import { launcherPath, launchSpec, spawnerPath } from './launcher.js';
 import { Spawner, type SpawnedChild } from './spawner.js';
@@ -21,10 +21,16 @@ const TOOLS = '/opt/runtools';
 const LAUNCHER = '/opt/runtools/.launch';
 /** Where a waiting interpreter's start-up hook is bound. */
 const WARM_HOOK = '/opt/runtools/.warm';
-/** The pipe a prepared sandbox reads the execution's spec from: the one after stdio. */
-const SPEC_FD = 3;
+/** The pipe the launcher reports the program's end on: the one after stdio. */
+const STATUS_FD = 3;
+/** The pipe a prepared sandbox reads the execution's spec from. */
+const SPEC_FD = 4;
+/** The launcher as the sandbox's PID 1, reporting on STATUS_FD, no inet sockets for the program. */
+const LAUNCH = [LAUNCHER, '-s', String(STATUS_FD), '-n'];
 
-const NAMESPACES = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'runtools', '--clearenv'];
+// The launcher is PID 1 (--as-pid-1): the kernel protects it from the program's signals, and it
+// reports the program's wait status, which bwrap's own init would reduce to an exit code.
+const NAMESPACES = ['--unshare-all', '--die-with-parent', '--new-session', '--as-pid-1', '--hostname', 'runtools', '--clearenv'];
 
 /**
  * Started by root, bwrap leaves the program every capability inside its user namespace: enough
@@ -62,7 +68,8 @@ function toolMount(tool: Toolchain, runtime: string): { root: string; bin: strin
 /**
  * bubblewrap: fresh user, pid, ipc, uts, cgroup and network namespaces; read-only /usr and
  * toolchain binds; private /tmp; the work dir the only writable place; a per-phase cgroup
- * (memory, pids) where the host has one, rlimits always.
+ * (memory, pids) where the host has one, rlimits always; every program started by the launcher
+ * under the seccomp filter.
  */
 export class BwrapSandbox implements Sandbox {
   readonly kind = 'bwrap' as const;
@@ -88,6 +95,7 @@ export class BwrapSandbox implements Sandbox {
       throw new Error('bubblewrap (bwrap) is not installed: run `npm run setup` as root (apt-get install bubblewrap), or set RUNTOOLS_SANDBOX=process to run without namespaces');
     }
     if (!this.spawner) throw new Error('build/runtools-spawn is missing: run `npm run setup` (it compiles the sandbox spawner with cc)');
+    if (!launcherPath()) throw new Error('build/runtools-launch is missing: run `npm run setup` (it compiles the launcher and its seccomp filter with cc and libseccomp)');
     try {
       await execFileAsync(this.bwrap, [...this.namespaceArgs(), ...this.rootArgs, '--', '/usr/bin/true'], { timeout: 10_000 });
     } catch (err) {
@@ -115,8 +123,6 @@ export class BwrapSandbox implements Sandbox {
     dirs: ExecDirs;
     writableOut: boolean;
     cwd: string;
-    /** The launcher of a prepared sandbox, bound read-only at LAUNCHER. */
-    launcher?: string;
     /** The start-up hook of an interpreter started ahead, bound read-only at WARM_HOOK. */
     hook?: string;
   }): string[] {
@@ -135,7 +141,7 @@ export class BwrapSandbox implements Sandbox {
     for (const p of o.readOnlyPaths) args.push('--ro-bind-try', p, p);
     args.push('--bind', o.dirs.work, WORK);
     args.push(o.writableOut ? '--bind' : '--ro-bind', o.dirs.out, OUT);
-    if (o.launcher) args.push('--ro-bind', o.launcher, LAUNCHER);
+    args.push('--ro-bind', launcherPath()!, LAUNCHER);
     if (o.hook) args.push('--ro-bind', o.hook, WARM_HOOK);
     // bwrap builds the root as a tmpfs; once everything is mounted it becomes read-only.
     args.push('--remount-ro', '/', '--chdir', o.cwd);
@@ -145,7 +151,8 @@ export class BwrapSandbox implements Sandbox {
   /**
    * Creates a cgroup and starts one sandbox in it: the spawner's child moves itself in before it
    * runs bwrap (a v1 migration waits for an RCU grace period: there, not in our thread pool).
-   * `args` is the whole bwrap command line; `spec` adds the SPEC_FD pipe of a prepared sandbox.
+   * `args` is the whole bwrap command line; every sandbox gets the STATUS_FD pipe, a prepared one
+   * the SPEC_FD pipe too.
    * The rlimits hold for bwrap and all it starts.
    */
   private async start(o: { args: string[]; cgroupName: string; limits: ResourceLimits; spec?: boolean; overlays?: readonly Overlay[] }) {
@@ -155,7 +162,7 @@ export class BwrapSandbox implements Sandbox {
         argv: [this.bwrap!, ...o.args],
         env: { PATH: '/usr/bin:/bin' },
         cwd: '/',
-        fds: o.spec ? 'rwwr' : 'rww',
+        fds: o.spec ? 'rwwwr' : 'rwww',
         openFiles: o.limits.openFiles,
         fileSizeBytes: o.limits.fileSizeBytes,
         overlays: o.overlays,
@@ -206,14 +213,14 @@ export class BwrapSandbox implements Sandbox {
     let child: SpawnedChild;
     let cgroup: Cgroup | null;
     try {
-      ({ child, cgroup } = await this.start({ args: [...args, ...env, '--', ...spec.argv], cgroupName: `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, limits: spec.limits, overlays: spec.overlays }));
+      ({ child, cgroup } = await this.start({ args: [...args, ...env, '--', ...LAUNCH, '--', ...spec.argv], cgroupName: `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, limits: spec.limits, overlays: spec.overlays }));
     } catch (err) {
       return failure(`could not start ${this.bwrap}: ${(err as Error).message}`, started);
     }
     return this.supervise(child, cgroup, spec);
   }
 
-  /** Supervises a started sandbox (`release` lets a prepared one go), then waits for its cgroup to empty. */
+  /** Supervises a started sandbox (`release` lets a prepared one go); its result waits for its cgroup to empty. */
   private supervise(child: SpawnedChild, cgroup: Cgroup | null, spec: SandboxSpawn, release?: (child: Child) => Promise<void>) {
     return supervise({
       child,
@@ -221,11 +228,12 @@ export class BwrapSandbox implements Sandbox {
       stdin: spec.stdin,
       timeoutMs: spec.timeoutMs,
       outputLimitBytes: spec.outputLimitBytes,
-      signalFromStatus: true,
       signal: spec.signal,
       onSpawn: release,
       killTree: this.killTree(cgroup),
-    }).finally(() => settle(cgroup));
+      report: (c) => c.stdio[STATUS_FD] as Readable | null,
+      settle: () => settle(cgroup),
+    });
   }
 
   // ---- sandboxes prepared ahead of requests ----
@@ -333,13 +341,13 @@ export class BwrapSandbox implements Sandbox {
     const ws = await createWorkspace(o.workRoot);
     const args = this.sandboxArgs({
       limits: o.limits, tools: o.tools, readOnlyPaths: [], dirs: ws.dirs, writableOut: false, cwd: WORK,
-      ...(interpreter ? { hook: interpreter.hostDir } : { launcher: launcherPath()! }),
+      hook: interpreter?.hostDir,
     });
     if (interpreter) {
       const env = { ...interpreter.env, ...interpreter.hookEnv(WARM_HOOK, SPEC_FD) };
-      args.push(...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]), '--', ...interpreter.argv);
+      args.push(...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]), '--', ...LAUNCH, '--', ...interpreter.argv);
     } else {
-      args.push('--', LAUNCHER, String(SPEC_FD));
+      args.push('--', ...LAUNCH, '-w', String(SPEC_FD));
     }
     let started;
     try {
@@ -409,20 +417,22 @@ const workCwd = (relative?: string) => (relative ? path.posix.join(WORK, relativ
 const PF_EXITING = 0x4;
 
 /**
- * Done with a listed process once it is reaped, or when it is a sandbox's bwrap init already
- * inside exit(): it reports the program's status to its parent before the kernel tears its
- * namespaces down, which takes a few ms more, and it runs nothing of the program's.
+ * Done with a listed process once it is reaped, or when it is a sandbox's bwrap or its launcher
+ * (PID 1) already inside exit(): the status is out before the kernel tears the namespaces down,
+ * which takes a few ms more, and neither runs anything of the program's.
  */
 function over(pid: number): boolean {
   const info = processInfo(pid);
-  return info === null || (info.comm === 'bwrap' && (info.flags & PF_EXITING) !== 0);
+  return info === null || ((info.comm === 'bwrap' || info.comm === path.posix.basename(LAUNCHER)) && (info.flags & PF_EXITING) !== 0);
 }
 
-/** Waits until no process of the phase is left, then removes its cgroup in the background. */
-async function settle(cgroup: Cgroup | null): Promise<void> {
-  if (!cgroup) return;
+/** Waits until no process of the phase is left, reads its accounting, then removes its cgroup in the background. */
+async function settle(cgroup: Cgroup | null) {
+  if (!cgroup) return null;
   await cgroup.emptied(over);
+  const usage = cgroup.usage();
   void cgroup.destroy();
+  return usage;
 }
 
 

@@ -11,13 +11,13 @@ function built(name: string, override: string | undefined): string | null {
   return found.get(name)!;
 }
 
-/** The launcher of prepared sandboxes (waits in the sandbox for the program to run). */
+/** The launcher every program starts under (launch.c): seccomp filter, wait status report, prepared sandboxes' wait. */
 export const launcherPath = () => built('runtools-launch', process.env.RUNTOOLS_LAUNCHER);
 
 /** The process that forks every sandbox (see spawner.ts). */
 export const spawnerPath = () => built('runtools-spawn', process.env.RUNTOOLS_SPAWNER);
 
-/** The launcher's input: working directory, environment and argv, NUL-separated. */
+/** A prepared sandbox's spec for the launcher (-w) or a waiting interpreter: working directory, environment and argv, NUL-separated. */
 export function launchSpec(cwd: string, env: Record<string, string>, argv: readonly string[]): Buffer {
   const entries = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   return Buffer.from([cwd, String(entries.length), ...entries, ...argv].map((f) => `${f}\0`).join(''));

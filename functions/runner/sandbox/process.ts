@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 import type { Toolchain } from '../runtimes/types.js';
 import { supervise, type ProcessOutcome } from '../supervise.js';
-import { rlimitsAvailable, withRlimits } from './rlimits.js';
+import { launcherPath } from './launcher.js';
 import { createWorkspace, removeWorkspace, type Workspace } from '../workspace.js';
 import type { ExecDirs, Sandbox, SandboxSpawn, SandboxView } from './types.js';
 
@@ -15,7 +16,12 @@ export interface ProcessSandboxOptions {
    * (Lambda and Fargate, where the runner owns the whole machine).
    */
   sweepAll?: boolean;
+  /** Programs may open inet sockets (the deployment's network mode is `internet`). @default false */
+  network?: boolean;
 }
+
+/** How long a spared launcher may take to report after its program was killed, ms. */
+const LAUNCHER_GRACE_MS = 2_000;
 
 interface ProcInfo {
   pid: number;
@@ -60,9 +66,11 @@ function protectedPids(): Set<number> {
 /**
  * Kills what one execution left behind: its process group and session, every process carrying
  * its marker, and (sweepAll) every process that is not the runner itself. Repeats until stable.
+ * `spare` (the launcher) is left to report how its program ended.
  */
-export function sweep(leader: number, marker: string, sweepAll: boolean): number {
+export function sweep(leader: number, marker: string, sweepAll: boolean, spare?: number): number {
   const keep = protectedPids();
+  if (spare !== undefined) keep.add(spare);
   let killed = 0;
   for (let round = 0; round < 20; round++) {
     let found = 0;
@@ -86,8 +94,10 @@ export function sweep(leader: number, marker: string, sweepAll: boolean): number
 }
 
 /**
- * No namespaces (Lambda, Fargate, or an explicit local opt-in): a new session and process group,
- * rlimits, a minimal environment, and a sweep of every leftover process after each phase.
+ * No namespaces (Lambda, Fargate, or an explicit local opt-in): the launcher in a new session
+ * starts the program in its own process group under the seccomp filter (no inet sockets without
+ * network; the launcher and the runner out of its reach), with rlimits and a minimal environment;
+ * every leftover process is swept after each phase.
  */
 export class ProcessSandbox implements Sandbox {
   readonly kind = 'process' as const;
@@ -99,7 +109,9 @@ export class ProcessSandbox implements Sandbox {
     return { workDir: dirs.work, outDir: dirs.out, tmpDir: dirs.tmp, tool };
   }
 
-  async check(): Promise<void> {}
+  async check(): Promise<void> {
+    if (!launcherPath()) throw new Error('the launcher is missing: run `npm run setup` (it builds build/runtools-launch), or set RUNTOOLS_LAUNCHER');
+  }
 
   workspace(workRoot: string): Promise<Workspace> {
     return createWorkspace(workRoot);
@@ -110,21 +122,36 @@ export class ProcessSandbox implements Sandbox {
   }
 
   describe(): string {
-    return `process mode (no namespaces): ${rlimitsAvailable() ? 'rlimits for file size and descriptors' : 'no rlimits (prlimit missing)'}; leftover processes swept after each run`;
+    return `process mode (no namespaces): seccomp filter${this.options.network ? '' : ' without inet sockets'}; rlimits for file size and descriptors; leftover processes swept after each run`;
   }
 
   run(spec: SandboxSpawn): Promise<ProcessOutcome> {
     const marker = `${EXECUTION_MARKER}=${spec.id}`;
+    const { openFiles, fileSizeBytes } = spec.limits;
+    const launch = [launcherPath()!, '-s', '3', '-p', ...(this.options.network ? [] : ['-n']), '-o', String(openFiles), '-f', String(fileSizeBytes)];
+    const sweepAll = this.options.sweepAll ?? false;
     return supervise({
-      argv: withRlimits(spec.argv, spec.limits),
+      argv: [...launch, '--', ...spec.argv],
+      extraPipes: 1,
       env: { ...spec.env, [EXECUTION_MARKER]: spec.id },
       cwd: spec.cwd ? path.join(spec.dirs.work, spec.cwd) : spec.dirs.work,
       stdin: spec.stdin,
       timeoutMs: spec.timeoutMs,
       outputLimitBytes: spec.outputLimitBytes,
       signal: spec.signal,
-      killTree: (child) => {
-        if (child.pid) sweep(child.pid, marker, this.options.sweepAll ?? false);
+      report: (child) => child.stdio[3] as Readable | null,
+      killTree: (child, why) => {
+        const pid = child.pid;
+        if (!pid) return;
+        if (why === 'exit') {
+          sweep(pid, marker, sweepAll);
+          return;
+        }
+        // The program's tree dies; its launcher reports and exits, then the 'exit' sweep follows.
+        sweep(pid, marker, sweepAll, pid);
+        setTimeout(() => {
+          if (child.exitCode === null && child.signalCode === null) sweep(pid, marker, sweepAll);
+        }, LAUNCHER_GRACE_MS).unref();
       },
     });
   }
