@@ -1,10 +1,11 @@
 /**
  * Builds the runner bundle every runtime image copies in: the Lambda handler, the Fargate task
- * entry and the Go cache warmer, each one self-contained ESM file for Node 22.
+ * entry and the Go cache warmer, each one self-contained ESM file for Node 22, plus the sources
+ * of the sandbox's C helpers (the images compile the launcher and its seccomp filters).
  * Run by `npm run build:runner` and by `infra/app.ts` before every synth.
  */
 import { buildSync } from 'esbuild';
-import { mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -12,6 +13,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Where the bundle lands: inside the images' build context. */
 export const RUNNER_BUNDLE_DIR = path.join(ROOT, 'runtime-layers', 'dist');
+
+/** The C helpers' sources and their build script (functions/runner/sandbox/launcher/build.sh). */
+const HELPERS = 'functions/runner/sandbox/launcher';
 
 const ENTRIES = {
   lambda: 'functions/runner/lambda.ts',
@@ -38,7 +42,10 @@ export function buildRunnerBundle(outDir = RUNNER_BUNDLE_DIR): string[] {
     banner: { js: "import { createRequire as __runtoolsRequire } from 'node:module'; const require = __runtoolsRequire(import.meta.url);" },
     metafile: true,
   });
-  return Object.keys(result.metafile.outputs).map((f) => path.resolve(ROOT, f));
+  const helpers = path.join(outDir, 'launcher');
+  rmSync(helpers, { recursive: true, force: true });
+  cpSync(path.join(ROOT, HELPERS), helpers, { recursive: true });
+  return [...Object.keys(result.metafile.outputs).map((f) => path.resolve(ROOT, f)), helpers];
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -53,6 +53,7 @@ export class RuntoolsStack extends Stack {
         tenantIsolation: config.tenantIsolation,
         vpc: network.mode === 'none' ? { vpc: network.vpc, subnets: network.subnets, securityGroup: network.functionSecurityGroup } : undefined,
         logRetention: retention,
+        network: network.mode,
       });
       this.tasks[runtime] = new RunnerTask(this, `Task-${runtime}`, {
         runtime,
@@ -60,6 +61,7 @@ export class RuntoolsStack extends Stack {
         cpu: config.taskCpu,
         memoryMiB: config.taskMemoryMiB,
         logRetention: retention,
+        network: network.mode,
       });
     }
 

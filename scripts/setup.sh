@@ -57,26 +57,15 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
-# The sandbox spawner and the launcher every program starts under: small static C programs. The
-# launcher embeds the seccomp filters, generated with libseccomp at build time.
-launcher=functions/runner/sandbox/launcher
+# The sandbox spawner and the launcher every program starts under: small static C programs; the
+# launcher embeds the seccomp filters, generated with libseccomp when it is built.
+helpers=functions/runner/sandbox/launcher
 if command -v cc >/dev/null 2>&1; then
-  mkdir -p build
-  if [[ ! -f build/seccomp-filters.h ]] || [[ $launcher/seccomp-gen.c -nt build/seccomp-filters.h ]]; then
-    cc -O2 -o build/seccomp-gen "$launcher/seccomp-gen.c" -lseccomp
-    build/seccomp-gen >build/seccomp-filters.h.tmp
-    mv build/seccomp-filters.h.tmp build/seccomp-filters.h
-    info "generated build/seccomp-filters.h"
+  if [[ ! -f build/.helpers ]] || [[ -n $(find "$helpers" -newer build/.helpers -type f -print -quit) ]]; then
+    sh "$helpers/build.sh" build
+    touch build/.helpers
+    info "built the sandbox helpers into build/"
   fi
-  for tool in spawn launch; do
-    src=$launcher/$tool.c
-    bin=build/runtools-$tool
-    if [[ ! -x $bin ]] || [[ $src -nt $bin ]] || [[ build/seccomp-filters.h -nt $bin ]]; then
-      cc -O2 -Wall -static -Ibuild -o "$bin.tmp" "$src" 2>/dev/null || cc -O2 -Wall -Ibuild -o "$bin.tmp" "$src"
-      mv "$bin.tmp" "$bin"
-      info "built $bin"
-    fi
-  done
 fi
 
 # The Go build cache, compiled once and shared read-only by every execution.

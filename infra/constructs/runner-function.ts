@@ -22,6 +22,8 @@ export interface RunnerFunctionProps {
   vpc?: { vpc: ec2.IVpc; subnets: ec2.SubnetSelection; securityGroup: ec2.ISecurityGroup };
   /** @default logs.RetentionDays.ONE_MONTH */
   logRetention?: logs.RetentionDays;
+  /** `none`: the seccomp filter refuses programs inet sockets (the Runtime API is on loopback). @default 'none' */
+  network?: 'none' | 'internet';
 }
 
 /**
@@ -92,6 +94,7 @@ export class RunnerFunction extends Construct {
       logGroup: this.logGroup,
       // Invocations are synchronous and may have side effects: never retried by Lambda.
       retryAttempts: 0,
+      environment: { RUNTOOLS_NETWORK: props.network ?? 'none' },
       ...(props.tenantIsolation ?? true ? { tenancyConfig: lambda.TenancyConfig.PER_TENANT } : {}),
       ...(props.vpc
         ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets, securityGroups: [props.vpc.securityGroup] }

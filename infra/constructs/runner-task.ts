@@ -14,6 +14,8 @@ export interface RunnerTaskProps {
   memoryMiB?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   logRetention?: logs.RetentionDays;
+  /** `none`: the seccomp filter refuses programs inet sockets (the runner itself still reaches S3). @default 'none' */
+  network?: 'none' | 'internet';
 }
 
 /** Name of the runner container in every task definition. */
@@ -21,8 +23,10 @@ export const RUNNER_CONTAINER = 'runner';
 
 /**
  * A runtime's Fargate task definition: the runtime's image started as `node task.mjs`, a
- * read-only root filesystem with a private /tmp, and no task role at all (the container gets
- * no AWS credentials; it talks to S3 only through the presigned URLs it is given).
+ * read-only root filesystem with a private /tmp, no Linux capabilities (the container's root is
+ * then an ordinary user: no CAP_KILL, CAP_DAC_OVERRIDE or CAP_SYS_PTRACE over the runner), and no
+ * task role at all (the container gets no AWS credentials; it talks to S3 only through the
+ * presigned URLs it is given).
  * The execution role (used by the Fargate agent, never visible in the container) pulls the
  * image and writes the logs.
  */
@@ -53,9 +57,17 @@ export class RunnerTask extends Construct {
       command: ['/opt/runtools/task.mjs'],
       essential: true,
       readonlyRootFilesystem: true,
+      // Fargate supports dropping capabilities on every platform version (ECS KernelCapabilities).
+      linuxParameters: new ecs.LinuxParameters(this, 'Linux'),
+      environment: { RUNTOOLS_NETWORK: props.network ?? 'none' },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: props.runtime, logGroup }),
     });
+    this.container.linuxParameters!.dropCapabilities(ecs.Capability.ALL);
     this.container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'The only variable is RUNTOOLS_NETWORK (none or internet), a public setting of the deployment; the task has no secrets to keep out of its definition.',
+    });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'The execution role (used by the Fargate agent, never visible inside the container) needs ecr:GetAuthorizationToken, which has no resource-level scoping; image pulls and log writes are scoped to this image repository and log group.',

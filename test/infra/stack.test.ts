@@ -65,6 +65,8 @@ describe('the stack (network none, defaults)', () => {
     for (const f of functions) {
       expect(f.Properties!.TenancyConfig).toEqual({ TenantIsolationMode: 'PER_TENANT' });
       expect(f.Properties!.VpcConfig?.SubnetIds).toBeDefined();
+      // The launcher's seccomp filter refuses programs inet sockets (the Runtime API is on loopback).
+      expect(f.Properties!.Environment.Variables.RUNTOOLS_NETWORK).toBe('none');
     }
   });
 
@@ -96,6 +98,9 @@ describe('the stack (network none, defaults)', () => {
       expect(container.ReadonlyRootFilesystem).toBe(true);
       expect(container.EntryPoint).toEqual(['/usr/local/bin/node']);
       expect(container.Command).toEqual(['/opt/runtools/task.mjs']);
+      // No capabilities: the container's root cannot signal, trace or read past the runner's protections.
+      expect(container.LinuxParameters.Capabilities).toEqual({ Drop: ['ALL'] });
+      expect(container.Environment).toContainEqual({ Name: 'RUNTOOLS_NETWORK', Value: 'none' });
     }
   });
 
@@ -152,6 +157,7 @@ describe('the stack, configured', () => {
     for (const f of functions) {
       expect(f.Properties!.VpcConfig).toBeUndefined();
       expect(f.Properties!.TenancyConfig).toBeUndefined();
+      expect(f.Properties!.Environment.Variables.RUNTOOLS_NETWORK).toBe('internet');
     }
     template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
     template.resourceCountIs('AWS::EC2::NatGateway', 0);

@@ -2,12 +2,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstExecutable } from '../runtimes/locate.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../../..');
 const found = new Map<string, string | null>();
 
-/** A small C program scripts/setup.sh builds into build/ (an env variable overrides it), or null; looked up once. */
+/**
+ * A small C program scripts/setup.sh builds into build/ (an env variable overrides it; the images
+ * put it beside the runner bundle), or null; looked up once.
+ */
 function built(name: string, override: string | undefined): string | null {
-  if (!found.has(name)) found.set(name, firstExecutable([override, path.join(repo, 'build', name)]));
+  if (!found.has(name)) found.set(name, firstExecutable([override, path.join(repo, 'build', name), path.join(here, name)]));
   return found.get(name)!;
 }
 
