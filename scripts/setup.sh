@@ -69,6 +69,16 @@ for tool in spawn launch; do
   fi
 done
 
+# What the Lambda bootstrap preloads into the runner to make it non-dumpable: a shared object.
+src=functions/runner/sandbox/launcher/nodump.c
+lib=build/runtools-nodump.so
+if command -v cc >/dev/null 2>&1 && { [[ ! -f $lib ]] || [[ $src -nt $lib ]]; }; then
+  mkdir -p build
+  cc -O2 -shared -fPIC -o "$lib.tmp" "$src"
+  mv "$lib.tmp" "$lib"
+  info "built $lib"
+fi
+
 # The Go build cache, compiled once and shared read-only by every execution.
 if [[ -x "$GO_BIN" ]] || command -v go >/dev/null 2>&1; then
   node_modules/.bin/tsx scripts/warm-go-cache.ts
