@@ -1,10 +1,11 @@
 /**
  * Builds the runner bundle every runtime image copies in: the Lambda handler, the Fargate task
- * entry and the Go cache warmer, each one self-contained ESM file for Node 22.
+ * entry and the Go cache warmer, each one self-contained ESM file for Node 22, plus the source of
+ * the preload that makes the Lambda runner non-dumpable (compiled in the image).
  * Run by `npm run build:runner` and by `infra/app.ts` before every synth.
  */
 import { buildSync } from 'esbuild';
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -18,6 +19,15 @@ const ENTRIES = {
   task: 'functions/runner/task.ts',
   'warm-go-cache': 'scripts/warm-go-cache.ts',
 };
+
+const NODUMP_SOURCE = 'functions/runner/sandbox/launcher/nodump.c';
+
+/** Writes by rename: a runner started while another process rebuilds never reads half a file. */
+function writeAtomically(file: string, write: (tmp: string) => void): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  write(tmp);
+  renameSync(tmp, file);
+}
 
 /** Bundles the runner entries into `outDir` (default RUNNER_BUNDLE_DIR); returns the files written. */
 export function buildRunnerBundle(outDir = RUNNER_BUNDLE_DIR): string[] {
@@ -36,9 +46,12 @@ export function buildRunnerBundle(outDir = RUNNER_BUNDLE_DIR): string[] {
     legalComments: 'none',
     logLevel: 'warning',
     banner: { js: "import { createRequire as __runtoolsRequire } from 'node:module'; const require = __runtoolsRequire(import.meta.url);" },
-    metafile: true,
+    write: false,
   });
-  return Object.keys(result.metafile.outputs).map((f) => path.resolve(ROOT, f));
+  for (const out of result.outputFiles) writeAtomically(out.path, (tmp) => writeFileSync(tmp, out.contents));
+  const nodump = path.join(outDir, 'nodump.c');
+  writeAtomically(nodump, (tmp) => copyFileSync(path.join(ROOT, NODUMP_SOURCE), tmp));
+  return [...result.outputFiles.map((f) => f.path), nodump];
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
