@@ -121,9 +121,10 @@ const failure = (errorType: string, errorMessage: string) => ({
  * (runtime-api.zip, linked from https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html)
  * lists 403 Forbidden with an ErrorResponse for GET /runtime/invocation/next; the runtime
  * interface emulator renders a refused state transition as 403 `InvalidStateTransition` with
- * this message format (rapi/rendering/rendering.go, rapi/handler/constants.go). Real Lambda
- * answers a second /next during an invocation so; the open-source emulator's own state machine
- * would hand the event out again, which this emulator deliberately does not copy.
+ * this message format (rapi/rendering/rendering.go, rapi/handler/constants.go). The service
+ * refuses a second /next during an invocation so (observed; the docs give only the status),
+ * whereas the open-source emulator's state machine hands the same event out again, which this
+ * emulator deliberately does not copy.
  */
 function refuseNext(res: ServerResponse) {
   sendJson(res, 403, {
