@@ -1,11 +1,12 @@
 /**
  * Builds the runner bundle every runtime image copies in: the Lambda handler, the Fargate task
  * entry and the Go cache warmer, each one self-contained ESM file for Node 22, plus the sources
- * of the sandbox's C helpers (the images compile the launcher and its seccomp filters).
+ * of the sandbox's C helpers (the images compile the launcher with its seccomp filters, and the
+ * preload that makes the Lambda runner non-dumpable).
  * Run by `npm run build:runner` and by `infra/app.ts` before every synth.
  */
 import { buildSync } from 'esbuild';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -22,6 +23,13 @@ const ENTRIES = {
   task: 'functions/runner/task.ts',
   'warm-go-cache': 'scripts/warm-go-cache.ts',
 };
+
+/** Writes by rename: a runner started while another process rebuilds never reads half a file. */
+function writeAtomically(file: string, write: (tmp: string) => void): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  write(tmp);
+  renameSync(tmp, file);
+}
 
 /** Bundles the runner entries into `outDir` (default RUNNER_BUNDLE_DIR); returns the files written. */
 export function buildRunnerBundle(outDir = RUNNER_BUNDLE_DIR): string[] {
@@ -40,12 +48,15 @@ export function buildRunnerBundle(outDir = RUNNER_BUNDLE_DIR): string[] {
     legalComments: 'none',
     logLevel: 'warning',
     banner: { js: "import { createRequire as __runtoolsRequire } from 'node:module'; const require = __runtoolsRequire(import.meta.url);" },
-    metafile: true,
+    write: false,
   });
+  for (const out of result.outputFiles) writeAtomically(out.path, (tmp) => writeFileSync(tmp, out.contents));
   const helpers = path.join(outDir, 'launcher');
+  const staged = `${helpers}.${process.pid}.tmp`;
+  cpSync(path.join(ROOT, HELPERS), staged, { recursive: true });
   rmSync(helpers, { recursive: true, force: true });
-  cpSync(path.join(ROOT, HELPERS), helpers, { recursive: true });
-  return [...Object.keys(result.metafile.outputs).map((f) => path.resolve(ROOT, f)), helpers];
+  renameSync(staged, helpers);
+  return [...result.outputFiles.map((f) => f.path), helpers];
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

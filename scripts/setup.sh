@@ -58,7 +58,8 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
 fi
 
 # The sandbox spawner and the launcher every program starts under: small static C programs; the
-# launcher embeds the seccomp filters, generated with libseccomp when it is built.
+# launcher embeds the seccomp filters, generated with libseccomp when it is built. Also the
+# preload that keeps the Lambda runner non-dumpable (the AWS tests start it like the images do).
 helpers=functions/runner/sandbox/launcher
 if command -v cc >/dev/null 2>&1; then
   if [[ ! -f build/.helpers ]] || [[ -n $(find "$helpers" -newer build/.helpers -type f -print -quit) ]]; then

@@ -35,6 +35,17 @@ describe('runtime images', () => {
     expect(readFileSync(path.join(LAYERS, 'python/Dockerfile'), 'utf8')).toMatch(/numpy==\d+\.\d+\.\d+/);
   });
 
+  it.each(RUNTIME_IDS)('%s: builds the launcher with its seccomp filters and the non-dumpable preload, from the bundled sources', (runtime) => {
+    const text = readFileSync(path.join(LAYERS, runtime, 'Dockerfile'), 'utf8');
+    expect(text).toMatch(/^FROM gcc:\d+\.\d+\.\d+-bookworm AS helpers$/m);
+    expect(text).toMatch(/apt-get install -y --no-install-recommends libseccomp-dev=\S+/);
+    expect(text).toContain('COPY dist/launcher/ /src/');
+    expect(text).toContain('RUN sh /src/build.sh /out launch nodump');
+    // Beside the bundle, where launcherPath() finds it; where bootstrap.sh preloads it from.
+    expect(text).toContain('COPY --from=helpers /out/runtools-launch /opt/runtools/runtools-launch');
+    expect(text).toContain('COPY --from=helpers /out/runtools-nodump.so /opt/runtools/nodump.so');
+  });
+
   it('the Go image pre-warms its build cache and every image ships the runner bundle and bootstrap', () => {
     expect(readFileSync(path.join(LAYERS, 'go/Dockerfile'), 'utf8')).toMatch(/RUN .*warm-go-cache\.mjs/);
     for (const runtime of RUNTIME_IDS) {
@@ -44,6 +55,7 @@ describe('runtime images', () => {
       expect(text).toMatch(/HOME=\/tmp/);
     }
     const bootstrap = path.join(LAYERS, 'bootstrap.sh');
+    expect(readFileSync(bootstrap, 'utf8')).toContain('/opt/runtools/nodump.so');
     expect(existsSync(bootstrap)).toBe(true);
     expect(statSync(bootstrap).mode & 0o111).not.toBe(0);
   });

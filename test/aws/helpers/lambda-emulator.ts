@@ -1,26 +1,61 @@
 /**
  * A small Lambda for tests: the Invoke API (what @aws-sdk/client-lambda calls) on one side, the
  * Lambda Runtime API (what functions/runner/lambda.ts polls) on the other. Each execution
- * environment is a child process in its own PID namespace, started through the images'
- * bootstrap exactly as in an image, and reused while warm, per function and (with tenant
- * isolation) per tenant, like Lambda does.
+ * environment is started through the images' bootstrap exactly as in an image, reused while warm
+ * per function and (with tenant isolation) per tenant, and built like Lambda's where it matters
+ * for what a program can reach:
+ *   - its own PID and mount namespaces, whose PID 1 is an init standing for Lambda's
+ *     (lambda-init.sh, root, holding the Runtime API address and the credentials in its
+ *     environment); the runtime is its child, not PID 1, so the kernel does not shield it;
+ *   - the runtime runs as Lambda's sandbox user (uid 993, gid 990, no capabilities), never root;
+ *   - every mount is read-only except /tmp, which is the environment's scratch directory;
+ *   - the Runtime API refuses a second /next while an invocation is outstanding (403), and the
+ *     6 MB limits of synchronous invocations hold for the Invoke payload and the response.
+ * Needs root (namespaces, mounts, the uid switch).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
+const INIT = path.join(import.meta.dirname, 'lambda-init.sh');
+
+/**
+ * Lambda's sandbox user, sbx_user1051, as `id` reports it inside a function
+ * (https://docs.rs/run-command-on-aws-lambda: "uid=993(sbx_user1051) gid=990").
+ */
+export const LAMBDA_UID = 993;
+export const LAMBDA_GID = 990;
+
+/**
+ * Largest synchronous Invoke payload: "For synchronous invocations, the maximum payload size is
+ * 6 MB" (https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html; quotas:
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). Over it Invoke
+ * answers 413: the API reference names the error RequestTooLargeException, the service sends
+ * `RequestEntityTooLargeException` with "N byte payload is too large for the RequestResponse
+ * invocation type (limit 6291456 bytes)".
+ */
+export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+/**
+ * Largest function response: 6 MiB + 100 bytes, interop.MaxPayloadSize in Lambda's runtime
+ * interface emulator (github.com/aws/aws-lambda-runtime-interface-emulator, lambda/interop/model.go).
+ * Over it the Runtime API answers the runtime's POST .../response with 413 RequestEntityTooLarge
+ * (the OpenAPI spec of the Runtime API lists 413 for it; rapi/handler/invocationresponse.go), and
+ * the invocation fails with `Function.ResponseSizeTooLarge`.
+ */
+export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
 
 export interface EmulatedFunction {
   /** Seconds before an invocation is cut off (Sandbox.Timedout) and its environment destroyed. @default 60 */
   timeoutSeconds?: number;
   /** Reject invocations without a tenant id, keep environments per tenant. @default false */
   tenantIsolation?: boolean;
-  /** Extra environment of the runtime process (e.g. planted credentials). */
+  /** Extra environment of the init and the runtime (e.g. planted credentials). */
   env?: Record<string, string>;
   /** Argv after the bootstrap. @default node --import tsx functions/runner/lambda.ts */
   command?: string[];
@@ -35,18 +70,26 @@ interface Invocation {
   done: (outcome: { ok: true; body: Buffer } | { ok: false; body: Buffer; errorType: string }) => void;
 }
 
-interface Environment {
+/** One execution environment, as the tests may inspect it. */
+export interface Environment {
   id: string;
   fn: string;
   tenant: string | null;
+  /** `unshare`, whose child is the environment's init. */
   child: ChildProcess;
   server: Server;
+  /** The Runtime API address (AWS_LAMBDA_RUNTIME_API), once it listens. */
+  runtimeApi: string;
+  /** Host directory mounted on the environment's /tmp. */
   scratch: string;
   busy: Invocation | null;
-  waiting: ServerResponse | null;
+  /** Pending GET /next requests, oldest first. */
+  waiting: ServerResponse[];
   queued: Invocation | null;
   dead: boolean;
   output: string[];
+  /** Every Runtime API request: method, path, user agent. */
+  requests: Array<{ method: string; url: string; agent: string }>;
 }
 
 const readBody = (req: IncomingMessage) =>
@@ -60,6 +103,34 @@ const readBody = (req: IncomingMessage) =>
 function sendError(res: ServerResponse, status: number, type: string, message: string) {
   res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
   res.end(JSON.stringify({ Type: 'User', message }));
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+const failure = (errorType: string, errorMessage: string) => ({
+  ok: false as const,
+  errorType,
+  body: Buffer.from(JSON.stringify({ errorType, errorMessage })),
+});
+
+/**
+ * A /next while the runtime is processing an invocation. The Runtime API's OpenAPI spec
+ * (runtime-api.zip, linked from https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html)
+ * lists 403 Forbidden with an ErrorResponse for GET /runtime/invocation/next; the runtime
+ * interface emulator renders a refused state transition as 403 `InvalidStateTransition` with
+ * this message format (rapi/rendering/rendering.go, rapi/handler/constants.go). The service
+ * refuses a second /next during an invocation so (observed; the docs give only the status),
+ * whereas the open-source emulator's state machine hands the same event out again, which this
+ * emulator deliberately does not copy.
+ */
+function refuseNext(res: ServerResponse) {
+  sendJson(res, 403, {
+    errorType: 'InvalidStateTransition',
+    errorMessage: 'State transition from Running to Ready failed for runtime. Error: State transition is not allowed',
+  });
 }
 
 /** The emulator: `endpoint` goes into `new LambdaClient({ endpoint })`. */
@@ -88,6 +159,18 @@ export class LambdaEmulator {
     return this.environments.filter((e) => e.fn === fn);
   }
 
+  /** The host pid of an environment's init (its PID 1), while it runs. */
+  initPid(env: Environment): number | null {
+    const pid = env.child?.pid;
+    if (!pid) return null;
+    try {
+      const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
+      return first ? Number(first) : null;
+    } catch {
+      return null;
+    }
+  }
+
   private async handleInvoke(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(req.url?.split('?')[0] ?? '');
     if (req.method !== 'POST' || !match) return sendError(res, 404, 'UnknownOperationException', 'unknown operation');
@@ -95,6 +178,9 @@ export class LambdaEmulator {
     const fn = this.functions[name];
     const payload = await readBody(req);
     if (!fn) return sendError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}`);
+    if (payload.length > MAX_REQUEST_BYTES) {
+      return sendError(res, 413, 'RequestEntityTooLargeException', `${payload.length} byte payload is too large for the RequestResponse invocation type (limit ${MAX_REQUEST_BYTES} bytes)`);
+    }
     const tenant = (req.headers['x-amz-tenant-id'] as string | undefined) ?? null;
     if (fn.tenantIsolation && !tenant) {
       return sendError(res, 400, 'InvalidParameterValueException', 'TenantId is required for functions with tenant isolation');
@@ -120,7 +206,7 @@ export class LambdaEmulator {
       const inv: Invocation = { id: randomUUID(), payload, deadlineMs: Date.now() + timeoutMs, done: resolve };
       const timer = setTimeout(() => {
         this.destroy(env);
-        resolve({ ok: false, errorType: 'Sandbox.Timedout', body: Buffer.from(JSON.stringify({ errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${fn.timeoutSeconds ?? 60}.00 seconds` })) });
+        resolve(failure('Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds ?? 60}.00 seconds`));
       }, timeoutMs);
       inv.done = (o) => {
         clearTimeout(timer);
@@ -134,33 +220,41 @@ export class LambdaEmulator {
     res.end(outcome.body);
   }
 
+  /** Hands an invocation to the oldest pending /next; any other pending /next is then refused. */
   private assign(env: Environment, inv: Invocation): void {
     if (env.dead) {
-      inv.done({ ok: false, errorType: 'Runtime.ExitError', body: Buffer.from(JSON.stringify({ errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited' })) });
+      inv.done(failure('Runtime.ExitError', 'Runtime exited'));
       return;
     }
-    if (env.waiting) {
-      const res = env.waiting;
-      env.waiting = null;
-      env.busy = inv;
-      res.writeHead(200, {
-        'content-type': 'application/json',
-        'lambda-runtime-aws-request-id': inv.id,
-        'lambda-runtime-deadline-ms': String(inv.deadlineMs),
-        'lambda-runtime-invoked-function-arn': `arn:aws:lambda:eu-west-1:123456789012:function:${env.fn}`,
-      });
-      res.end(inv.payload);
-    } else {
+    const res = env.waiting.shift();
+    if (!res) {
       env.queued = inv;
+      return;
     }
+    env.busy = inv;
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'lambda-runtime-aws-request-id': inv.id,
+      'lambda-runtime-deadline-ms': String(inv.deadlineMs),
+      'lambda-runtime-invoked-function-arn': `arn:aws:lambda:eu-west-1:123456789012:function:${env.fn}`,
+    });
+    res.end(inv.payload);
+    for (const other of env.waiting.splice(0)) refuseNext(other);
   }
 
   private launch(fn: string, tenant: string | null): Environment {
     const def = this.functions[fn]!;
     const id = randomUUID().slice(0, 8);
     const scratch = path.join(this.root, id);
-    mkdirSync(scratch, { recursive: true });
-    const env: Environment = { id, fn, tenant, child: null as unknown as ChildProcess, server: null as unknown as Server, scratch, busy: null, waiting: null, queued: null, dead: false, output: [] };
+    mkdirSync(scratch, { mode: 0o700 });
+    chownSync(scratch, LAMBDA_UID, LAMBDA_GID);
+    const env: Environment = {
+      id, fn, tenant, scratch,
+      child: null as unknown as ChildProcess,
+      server: null as unknown as Server,
+      runtimeApi: '',
+      busy: null, waiting: [], queued: null, dead: false, output: [], requests: [],
+    };
     env.server = createServer((req, res) => {
       this.handleRuntime(env, req, res).catch((err: Error) => {
         res.writeHead(500);
@@ -168,12 +262,12 @@ export class LambdaEmulator {
       });
     });
     env.server.listen(0, '127.0.0.1');
-    const address = () => `127.0.0.1:${(env.server.address() as AddressInfo).port}`;
     env.server.once('listening', () => {
+      env.runtimeApi = `127.0.0.1:${(env.server.address() as AddressInfo).port}`;
       const command = def.command ?? [process.execPath, '--import', 'tsx', path.join(ROOT, 'functions/runner/lambda.ts')];
       env.child = spawn(
         'unshare',
-        ['--pid', '--fork', '--kill-child', '--mount-proc', path.join(ROOT, 'runtime-layers/bootstrap.sh'), ...command],
+        ['--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '/bin/sh', INIT, String(LAMBDA_UID), String(LAMBDA_GID), scratch, '--', path.join(ROOT, 'runtime-layers/bootstrap.sh'), ...command],
         {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -181,11 +275,13 @@ export class LambdaEmulator {
             PATH: process.env.PATH ?? '/usr/bin:/bin',
             LANG: 'C.UTF-8',
             ...this.baseEnv,
-            AWS_LAMBDA_RUNTIME_API: address(),
+            AWS_LAMBDA_RUNTIME_API: env.runtimeApi,
             AWS_LAMBDA_FUNCTION_NAME: fn,
             AWS_REGION: 'eu-west-1',
-            RUNTOOLS_WORK_ROOT: path.join(scratch, 'runtools'),
-            RUNTOOLS_SCRATCH_ROOT: scratch,
+            // As the images set them (runtime-layers/*/Dockerfile).
+            RUNTOOLS_WORK_ROOT: '/tmp/runtools',
+            RUNTOOLS_SCRATCH_ROOT: '/tmp',
+            RUNTOOLS_NODUMP: path.join(ROOT, 'build/runtools-nodump.so'),
             ...def.env,
           },
         },
@@ -202,7 +298,7 @@ export class LambdaEmulator {
         env.server.closeAllConnections();
         const pending = env.busy ?? env.queued;
         env.busy = env.queued = null;
-        pending?.done({ ok: false, errorType: 'Runtime.ExitError', body: Buffer.from(JSON.stringify({ errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited without providing a reason' })) });
+        pending?.done(failure('Runtime.ExitError', 'Runtime exited without providing a reason'));
       });
     });
     this.environments.push(env);
@@ -211,9 +307,14 @@ export class LambdaEmulator {
 
   private async handleRuntime(env: Environment, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '';
+    env.requests.push({ method: req.method ?? '', url, agent: req.headers['user-agent'] ?? '' });
     const body = await readBody(req);
     if (req.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') {
-      env.waiting = res;
+      if (env.busy) return refuseNext(res);
+      env.waiting.push(res);
+      res.on('close', () => {
+        env.waiting = env.waiting.filter((r) => r !== res);
+      });
       const next = env.queued;
       if (next) {
         env.queued = null;
@@ -224,21 +325,18 @@ export class LambdaEmulator {
     const m = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
     if (req.method === 'POST' && m) {
       const inv = env.busy;
-      if (!inv || inv.id !== m[1]) {
-        res.writeHead(400, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errorType: 'InvalidRequestID', errorMessage: 'unknown request id' }));
-        return;
-      }
+      if (!inv || inv.id !== m[1]) return sendJson(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
       env.busy = null;
+      if (m[2] === 'response' && body.length > MAX_RESPONSE_BYTES) {
+        inv.done(failure('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`));
+        return sendJson(res, 413, { errorType: 'RequestEntityTooLarge', errorMessage: `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).` });
+      }
       if (m[2] === 'response') inv.done({ ok: true, body });
       else inv.done({ ok: false, body, errorType: String(req.headers['lambda-runtime-function-error-type'] ?? 'Unhandled') });
-      res.writeHead(202, { 'content-type': 'application/json' });
-      res.end('{"status":"OK"}');
-      return;
+      return sendJson(res, 202, { status: 'OK' });
     }
     if (req.method === 'POST' && url === '/2018-06-01/runtime/init/error') {
-      res.writeHead(202);
-      res.end();
+      sendJson(res, 202, { status: 'OK' });
       this.destroy(env);
       return;
     }

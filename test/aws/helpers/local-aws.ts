@@ -17,6 +17,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { RUNTIME_IDS, type RuntimeId } from '../../../functions/contract.js';
 import type { AwsClients, AwsDeployment } from '../../../functions/dispatch/route.js';
+import { goCacheMaster } from '../../../functions/runner/paths.js';
 import { getRuntime } from '../../../functions/runner/runtimes/index.js';
 import { createLambdaHandler } from '../../../functions/api/lambda.js';
 import { silentLogger } from '../../../functions/api/app.js';
@@ -71,14 +72,17 @@ const TOOL_ENV: Record<RuntimeId, string> = {
   rust: 'RUNTOOLS_RUSTC',
 };
 
-/** Where this machine's toolchains are, as the images' environment would say. */
+/**
+ * Where this machine's toolchains are, as the images' environment would say. The Go cache is
+ * named explicitly: the runner in an emulated Lambda is not root and would look in its own home.
+ */
 export async function toolchainEnv(): Promise<Record<string, string>> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { RUNTOOLS_GO_CACHE: goCacheMaster() };
   for (const id of RUNTIME_IDS) {
     const tool = await getRuntime(id).locate();
     if (tool) env[TOOL_ENV[id]] = tool.bin;
   }
-  for (const name of ['RUNTOOLS_GO_CACHE', 'RUSTUP_HOME']) if (process.env[name]) env[name] = process.env[name]!;
+  if (process.env.RUSTUP_HOME) env.RUSTUP_HOME = process.env.RUSTUP_HOME;
   return env;
 }
 
