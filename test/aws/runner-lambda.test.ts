@@ -433,7 +433,7 @@ describe.runIf(NAMESPACES)('the Runtime API and the 6 MB limits, as Lambda enfor
 
 // These need the seccomp layer of functions/runner/sandbox (no inet sockets under network none,
 // no signals to the launcher's ancestors): they fail until it is in place.
-describe.runIf(NAMESPACES)('needs the seccomp layer: user code cannot reach the Runtime API or the runner', () => {
+describe.runIf(NAMESPACES)('the seccomp layer: user code cannot reach the Runtime API or the runner', () => {
   it('cannot connect to the Runtime API', async () => {
     await invoke(py('print(1)'), 'tenant-a', 'seccomp');
     const env = await environmentOf('seccomp');
@@ -448,7 +448,8 @@ except OSError as e:
       'tenant-a',
       'seccomp',
     );
-    expect(payload.stdout).toMatch(/^refused/);
+    // Refused at socket(): no inet sockets under network none, whatever the port.
+    expect(payload.stdout).toBe('refused PermissionError\n');
     expect(env.requests.filter((r) => !/node|undici/i.test(r.agent))).toEqual([]);
   });
 
@@ -465,7 +466,42 @@ except OSError as e:
       'seccomp',
     );
     expect(functionError).toBeUndefined();
-    expect(payload.stdout).toMatch(/^refused/);
+    expect(payload.stdout).toBe('refused PermissionError\n');
     expect(emulator.environmentsOf('seccomp').filter((e) => e.dead)).toEqual([]);
+  });
+
+  it('cannot stop, re-limit or renice the runner, its launcher or the init, nor signal everything at once', async () => {
+    const { functionError, payload } = await invoke(
+      py(`${FIND_RUNNER}
+import ctypes, signal
+libc = ctypes.CDLL(None, use_errno=True)
+class rlimit(ctypes.Structure):
+    _fields_ = [('cur', ctypes.c_ulong), ('max', ctypes.c_ulong)]
+def call(name, f):
+    ctypes.set_errno(0)
+    try:
+        r = f()
+        print(name, 'refused' if r == -1 and ctypes.get_errno() == 1 else f'DONE {r} {ctypes.get_errno()}')
+    except PermissionError:
+        print(name, 'refused')
+targets = {'runner': runners[0], 'launcher': os.getppid(), 'init': 1}
+for who, pid in targets.items():
+    call(f'stop {who}', lambda: os.kill(pid, signal.SIGSTOP))
+    call(f'prlimit {who}', lambda: libc.prlimit(pid, 7, ctypes.byref(rlimit(0, 0)), None))
+    call(f'renice {who}', lambda: libc.setpriority(0, pid, 19))
+    call(f'pidfd {who}', lambda: libc.syscall(434, pid, 0))
+    call(f'affinity {who}', lambda: libc.sched_setaffinity(pid, 8, ctypes.byref(ctypes.c_ulong(1))))
+call('kill -1', lambda: os.kill(-1, signal.SIGKILL))
+call('renice user', lambda: libc.setpriority(2, os.getuid(), 19))`),
+      'tenant-a',
+      'seccomp',
+    );
+    expect(functionError).toBeUndefined();
+    const lines = payload.stdout.trim().split('\n');
+    expect(lines).toHaveLength(17);
+    for (const line of lines) expect(line).toMatch(/ refused$/);
+    expect(emulator.environmentsOf('seccomp').filter((e) => e.dead)).toEqual([]);
+    const after = await invoke(py('print("still serving")'), 'tenant-a', 'seccomp');
+    expect(after.payload.stdout).toBe('still serving\n');
   });
 });

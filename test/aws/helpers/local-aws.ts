@@ -19,6 +19,7 @@ import { RUNTIME_IDS, type RuntimeId } from '../../../functions/contract.js';
 import type { AwsClients, AwsDeployment } from '../../../functions/dispatch/route.js';
 import { goCacheMaster } from '../../../functions/runner/paths.js';
 import { getRuntime } from '../../../functions/runner/runtimes/index.js';
+import { launcherPath } from '../../../functions/runner/sandbox/launcher.js';
 import { createLambdaHandler } from '../../../functions/api/lambda.js';
 import { silentLogger } from '../../../functions/api/app.js';
 import { EcsEmulator } from './ecs-emulator.js';
@@ -83,6 +84,9 @@ export async function toolchainEnv(): Promise<Record<string, string>> {
     if (tool) env[TOOL_ENV[id]] = tool.bin;
   }
   if (process.env.RUSTUP_HOME) env.RUSTUP_HOME = process.env.RUSTUP_HOME;
+  // The images put the launcher beside the bundle; a bundle built elsewhere is told where it is.
+  const launcher = launcherPath();
+  if (launcher) env.RUNTOOLS_LAUNCHER = launcher;
   return env;
 }
 
