@@ -473,7 +473,7 @@ except OSError as e:
   it('cannot stop, re-limit or renice the runner, its launcher or the init, nor signal everything at once', async () => {
     const { functionError, payload } = await invoke(
       py(`${FIND_RUNNER}
-import ctypes, signal
+import ctypes, signal, sys
 libc = ctypes.CDLL(None, use_errno=True)
 class rlimit(ctypes.Structure):
     _fields_ = [('cur', ctypes.c_ulong), ('max', ctypes.c_ulong)]
@@ -492,13 +492,17 @@ for who, pid in targets.items():
     call(f'pidfd {who}', lambda: libc.syscall(434, pid, 0))
     call(f'affinity {who}', lambda: libc.sched_setaffinity(pid, 8, ctypes.byref(ctypes.c_ulong(1))))
 call('kill -1', lambda: os.kill(-1, signal.SIGKILL))
-call('renice user', lambda: libc.setpriority(2, os.getuid(), 19))`),
+call('renice user', lambda: libc.setpriority(2, os.getuid(), 19))
+# The launcher's report pipe: a forged "E 0 ..." line would rewrite this run's result.
+call('forge report', lambda: open(f'/proc/{os.getppid()}/fd/3', 'w').write('E 0 0 0 0 0\\n'))
+sys.exit(7)`),
       'tenant-a',
       'seccomp',
     );
     expect(functionError).toBeUndefined();
+    expect(payload).toMatchObject({ exitCode: 7, signal: null, status: 'runtime_error' });
     const lines = payload.stdout.trim().split('\n');
-    expect(lines).toHaveLength(17);
+    expect(lines).toHaveLength(18);
     for (const line of lines) expect(line).toMatch(/ refused$/);
     expect(emulator.environmentsOf('seccomp').filter((e) => e.dead)).toEqual([]);
     const after = await invoke(py('print("still serving")'), 'tenant-a', 'seccomp');
