@@ -99,11 +99,15 @@ const SAY = `fn say(line: &str) {
     }
 }`;
 
-/** A Cargo workspace: the program `main`, and a member `z` with a build script, which cargo runs while it builds `main`. */
+/**
+ * A Cargo workspace: the program `main`, and a member `z` with a build script, which cargo runs
+ * while it builds `main` (two jobs even on one core: the script waits for main's binary).
+ */
 function cargoWorkspace(buildRs: string): ExecuteRequest {
   return {
     runtime: 'rust',
     files: {
+      '.cargo/config.toml': '[build]\njobs = 2\n',
       'Cargo.toml': '[package]\nname = "main"\nversion = "0.1.0"\nedition = "2021"\n\n[workspace]\nmembers = ["z"]\ndefault-members = [".", "z"]\n',
       'src/main.rs': 'fn main() { println!("the program ran"); }\n',
       'z/Cargo.toml': '[package]\nname = "z"\nversion = "0.1.0"\nedition = "2021"\nbuild = "build.rs"\n',
