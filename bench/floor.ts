@@ -64,7 +64,7 @@ export class Floor {
     mkdirSync(ctx.outDir);
     mkdirSync(ctx.tmpDir);
     const baseEnv = { PATH: `${path.dirname(tool.bin)}:/usr/bin:/bin`, HOME: ctx.tmpDir, LANG: 'C.UTF-8', TMPDIR: ctx.tmpDir };
-    const binary = rt.compile ? rt.compiledBinary!(ctx, '').binary : undefined;
+    const binary = rt.compile ? (rt.compiledBinary!(ctx, '').binary ?? undefined) : undefined;
     const run = rt.run({ ...ctx, binary });
     const compile = rt.compile?.(ctx);
     return {

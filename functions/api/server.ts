@@ -8,6 +8,12 @@ import { assertSafeBinding, ConfigError, defaultConfig, limitsOf, loadConfig, ty
 import { createLogger, type Logger } from './log.js';
 import { apiKeyAuthenticator } from './middleware/auth.js';
 
+/**
+ * How long past its grace period a stopping server waits for in-flight executions, killing them,
+ * and its own cleanup, before it exits anyway (status 1): something wedged must not keep it up.
+ */
+export const SHUTDOWN_MARGIN_MS = 5_000;
+
 export interface StartServerOptions {
   /** Overrides on top of the defaults (not of the environment: pass loadConfig() for that). */
   config?: Partial<ServerConfig>;
@@ -131,6 +137,11 @@ export async function serveFromEnv(env: Record<string, string | undefined> = pro
     }
     stopping = true;
     log.info({ msg: 'shutting down', signal, graceMs: config.shutdownGraceMs });
+    const deadline = setTimeout(() => {
+      log.error({ msg: 'shutdown did not finish in time: exiting', graceMs: config.shutdownGraceMs, marginMs: SHUTDOWN_MARGIN_MS });
+      process.exit(1);
+    }, config.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
+    deadline.unref();
     running.close().then(
       () => {
         log.info({ msg: 'stopped' });

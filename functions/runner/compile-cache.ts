@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CompileResult } from '../contract.js';
+import { copyOutOf } from './hostile-fs.js';
 
 /** What a cache entry holds: the built binary and what the compiler said while building it. */
 export interface CachedBuild {
@@ -19,6 +20,8 @@ interface Entry {
 
 const META = 'build.json';
 const BINARY = 'binary';
+/** The largest binary kept (a Go or Rust program is a few MB); the cache's own size bounds it too. */
+const MAX_BINARY_BYTES = 128 * 1024 * 1024;
 
 /**
  * Successful builds keyed by everything that determines them (source files, entry, compile
@@ -80,21 +83,27 @@ export class CompileCache {
     }
   }
 
-  /** Stores a successful build (binary at `outDir/build.binary`); never fails the execution. */
+  /**
+   * Stores a successful build (binary at `outDir/build.binary`); never fails the execution. The out
+   * dir is the program's (build scripts write there): the binary is copied from a descriptor of a
+   * regular file reached without following links, within a size bound, or not at all.
+   */
   async store(key: string, outDir: string, build: CachedBuild): Promise<void> {
+    const staging = path.join(this.dir, `.staging-${key}-${process.pid}-${Date.now()}`);
     try {
       await this.load();
       if (this.entries.has(key)) return;
-      const staging = path.join(this.dir, `.staging-${key}-${process.pid}-${Date.now()}`);
       await mkdir(staging, { recursive: true });
-      await copyFile(path.join(outDir, build.binary), path.join(staging, BINARY));
+      const size = await copyOutOf(outDir, build.binary, path.join(staging, BINARY), Math.min(this.maxBytes, MAX_BINARY_BYTES));
       await writeFile(path.join(staging, META), JSON.stringify(build));
-      const { size } = await stat(path.join(staging, BINARY));
-      await rename(staging, path.join(this.dir, key)).catch(() => rm(staging, { recursive: true, force: true }));
+      // Another process may have stored the same build meanwhile: theirs is as good.
+      await rename(staging, path.join(this.dir, key)).catch(() => {});
       this.remember(key, size, Date.now());
       await this.evict();
     } catch {
       /* a cache that cannot store is a cache miss next time */
+    } finally {
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
     }
   }
 

@@ -10,6 +10,7 @@ import {
   type ValidExecuteRequest,
 } from '../contract.js';
 import { CompileCache } from './compile-cache.js';
+import { checkBeneath, relativeBeneath, UnsafeFileError } from './hostile-fs.js';
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
@@ -323,13 +324,30 @@ export class Runner {
       limits: this.compileLimits,
       signal,
     });
-    const built = outcome.exitCode === 0 && !outcome.timedOut ? rt.compiledBinary!(ctx, outcome.stdout) : null;
-    const compile = phaseResult(built ? { ...outcome, stdout: built.stdout } : outcome);
-    if (built && key && !outcome.truncated) {
-      const binary = path.posix.relative(ctx.outDir, built.binary);
-      if (!binary.startsWith('..')) await this.cache!.store(key, ws.dirs.out, { binary, compile: { stdout: compile.stdout, stderr: compile.stderr } });
+    // What the build printed and left in the out dir is the program's: build scripts run at compile time.
+    const read = rt.compiledBinary!(ctx, outcome.stdout);
+    const compile = phaseResult({ ...outcome, stdout: read.stdout });
+    const ended = { signal: outcome.signal, truncated: outcome.truncated };
+    if (outcome.exitCode !== 0 || outcome.timedOut) return { compile, failed: true, binary: undefined, ...ended };
+    const binary = read.binary === null ? null : relativeBeneath(ctx.outDir, read.binary);
+    const problem = binary === null ? 'the build named no binary beneath its output directory' : await this.unusableBinary(ws.dirs.out, binary);
+    if (binary === null || problem) {
+      compile.exitCode = 1;
+      compile.stderr += `runtools: ${problem}\n`;
+      return { compile, failed: true, binary: undefined, ...ended };
     }
-    return { compile, failed: !built, binary: built?.binary, signal: outcome.signal, truncated: outcome.truncated };
+    if (key && !outcome.truncated) await this.cache!.store(key, ws.dirs.out, { binary, compile: { stdout: compile.stdout, stderr: compile.stderr } });
+    return { compile, failed: false, binary: path.posix.join(ctx.outDir, binary), ...ended };
+  }
+
+  /** Why the built binary cannot be run or cached (not a regular file beneath the out dir, or too big), or null. */
+  private async unusableBinary(hostOutDir: string, binary: string): Promise<string | null> {
+    try {
+      await checkBeneath(hostOutDir, binary, this.compileLimits.fileSizeBytes);
+      return null;
+    } catch (err) {
+      return `the build did not produce a regular file at ${binary} (${err instanceof UnsafeFileError ? err.detail : (err as Error).message})`;
+    }
   }
 }
 

@@ -8,13 +8,14 @@
  * missing answers an error of type `RuntimeUnavailableError`; anything else that is our fault
  * is an error of type `RunnerError` with a message fit for logs, never for users.
  */
-import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { executeRequestSchema, DEFAULT_LIMITS, type ExecuteResult } from '../contract.js';
 import { createRunner, createSandbox, RuntimeUnavailableError, type Runner } from './index.js';
 import { defaultWorkRoot } from './paths.js';
 import { EXECUTION_MARKER, sweep } from './sandbox/process.js';
+import { unlockTree } from './workspace.js';
 
 /** The most a runner accepts as `timeout`; the API enforces the deployment's real maximum. */
 const RUNNER_MAX_TIMEOUT_MS = 15 * 60_000;
@@ -47,7 +48,10 @@ export interface RunnerHandlerOptions {
   scratchRoot?: string;
 }
 
-/** Removes everything inside `dir` (not `dir` itself), including trees a program made unwritable. */
+/**
+ * Removes everything inside `dir` (not `dir` itself), including trees a program made unwritable.
+ * Called once every process but the runner is swept: what is there is hostile but no longer changes.
+ */
 async function emptyDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const name of await readdir(dir)) {
@@ -59,12 +63,6 @@ async function emptyDir(dir: string): Promise<void> {
       await rm(p, { recursive: true, force: true, maxRetries: 2 });
     }
   }
-}
-
-async function unlockTree(p: string): Promise<void> {
-  await chmod(p, 0o700).catch(() => {});
-  const entries = await readdir(p, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) if (e.isDirectory()) await unlockTree(path.join(p, e.name));
 }
 
 /** Kills every process except this one and its ancestors (the environment belongs to the runner). */

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ExecDirs } from './sandbox/types.js';
@@ -44,11 +44,18 @@ export async function writeFiles(dir: string, files: Record<string, string>): Pr
   await Promise.all(entries.map(([name, content]) => writeFile(path.join(dir, name), content, { flag: 'wx' })));
 }
 
-/** Makes every directory under `dir` writable again (a program may chmod its dirs to 000). */
-async function restorePermissions(dir: string): Promise<void> {
+/**
+ * Makes the directory `dir` and every directory under it writable again (a program may chmod its
+ * dirs to 000) so the tree can be removed. chmod follows links, so only what lstat and the
+ * directory listing report as a real directory is changed: a link is never touched, nor where it
+ * points. For trees no process can change any more (every process of the execution is dead).
+ */
+export async function unlockTree(dir: string): Promise<void> {
+  const st = await lstat(dir).catch(() => null);
+  if (!st?.isDirectory()) return;
   await chmod(dir, 0o700).catch(() => {});
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) if (e.isDirectory()) await restorePermissions(path.join(dir, e.name));
+  for (const e of entries) if (e.isDirectory()) await unlockTree(path.join(dir, e.name));
 }
 
 const execFileAsync = promisify(execFile);
@@ -64,8 +71,9 @@ async function removeDeep(dir: string): Promise<void> {
 }
 
 /**
- * Removes the workspace. Nothing here follows symlinks, so links the program planted to host
- * files are unlinked, not their targets.
+ * Removes the workspace, once every process of the execution is dead. Nothing here follows
+ * symlinks or opens a file, so links the program planted to host files are unlinked, not their
+ * targets, and a FIFO is just unlinked.
  */
 export async function removeWorkspace(ws: Workspace): Promise<void> {
   try {
@@ -74,7 +82,7 @@ export async function removeWorkspace(ws: Workspace): Promise<void> {
   } catch {
     /* unwritable folders or a tree too deep for paths: below */
   }
-  await restorePermissions(ws.root);
+  await unlockTree(ws.root);
   try {
     await rm(ws.root, { recursive: true, force: true, maxRetries: 3 });
   } catch {

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecuteResult, Execution } from '../../functions/contract.js';
-import type { RunningServer } from '../../functions/api/server.js';
+import { SHUTDOWN_MARGIN_MS, type RunningServer } from '../../functions/api/server.js';
 import { postJson, startTestServer, until } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -160,4 +161,58 @@ describe('the server process', () => {
     const requestLine = out.text.split('\n').find((l) => l.includes('"/v1/execute"'));
     expect(JSON.parse(requestLine!)).toMatchObject({ msg: 'request', method: 'POST', status: 200, runtime: 'python', exitCode: 0 });
   });
+
+  /** The sandbox spawner (build/runtools-spawn) the process `pid` started, if any. */
+  function spawnerOf(pid: number): number | undefined {
+    for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid && readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('runtools-spawn')) return Number(p);
+      } catch {
+        /* gone */
+      }
+    }
+    return undefined;
+  }
+
+  it('exits within its grace period and margin on SIGTERM though an execution is wedged (its spawner stopped)', async () => {
+    const graceMs = 1000;
+    const child = start({ HOST: '127.0.0.1', RUNTOOLS_POOL_SIZE: '0', RUNTOOLS_SHUTDOWN_GRACE_MS: String(graceMs) });
+    const exited = once(child, 'exit');
+    const out = collect(child.stdout);
+    const err = collect(child.stderr);
+    let spawner: number | undefined;
+    try {
+      await until(() => out.text.includes('"listening"'), 30_000);
+      const url = (JSON.parse(out.text.split('\n').find((l) => l.includes('"listening"'))!) as { url: string }).url;
+      // The spawner starts with the first sandbox; stopped, it answers no spawn request again.
+      const first = await postJson(`${url}/v1/execute`, { runtime: 'python', code: 'print("first")' });
+      expect(first.status).toBe(200);
+      spawner = spawnerOf(child.pid!);
+      expect(spawner).toBeDefined();
+      process.kill(spawner!, 'SIGSTOP');
+      const wedged = postJson(`${url}/v1/execute`, { runtime: 'python', code: 'print("never")' }).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 500));
+      const stopping = Date.now();
+      child.kill('SIGTERM');
+      const limit = graceMs + SHUTDOWN_MARGIN_MS + 3000;
+      const outcome = await Promise.race([exited.then(([code]) => code as number | null), new Promise((r) => setTimeout(() => r('still running'), limit))]);
+      expect(outcome).toBe(1);
+      expect(Date.now() - stopping).toBeGreaterThanOrEqual(graceMs + SHUTDOWN_MARGIN_MS - 100);
+      expect(err.text).toMatch(/"shutdown did not finish in time/);
+      await wedged;
+    } finally {
+      if (spawner) {
+        for (const signal of ['SIGCONT', 'SIGKILL'] as const) {
+          try {
+            process.kill(spawner, signal);
+          } catch {
+            /* gone */
+          }
+        }
+      }
+      child.kill('SIGKILL');
+    }
+  }, 45_000);
 });

@@ -87,6 +87,35 @@ describe('compiled runtimes', () => {
     expect(result.stderr).toMatch(/offline|rand/);
   });
 
+  it("rust: a failing Cargo build shows cargo's diagnostics on stderr and none of its JSON messages", async () => {
+    const result = await t.run({
+      runtime: 'rust',
+      files: {
+        'Cargo.toml': '[package]\nname = "broken"\nversion = "0.1.0"\nedition = "2021"\n',
+        'src/main.rs': 'fn main() { let x: i32 = "no"; }\n',
+      },
+    });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.compile?.stderr).toContain('mismatched types');
+    expect(result.compile?.stdout).toBe('');
+    expect(result.stdout).toBe('');
+  });
+
+  it("rust: a failing build script: its panic on stderr, none of cargo's JSON on stdout", async () => {
+    const result = await t.run({
+      runtime: 'rust',
+      files: {
+        'Cargo.toml': '[package]\nname = "main"\nversion = "0.1.0"\nedition = "2021"\nbuild = "build.rs"\n',
+        'build.rs': 'fn main() { panic!("the build script says no"); }\n',
+        'src/main.rs': 'fn main() { println!("ran"); }\n',
+      },
+    });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.compile?.stderr).toContain('the build script says no');
+    expect(result.compile?.stdout).toBe('');
+    expect(result.stdout).toBe('');
+  });
+
   it('the compiled program cannot change its own binary', async () => {
     const result = await t.run({
       runtime: 'go',

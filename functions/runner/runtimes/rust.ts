@@ -1,12 +1,17 @@
 import path from 'node:path';
+import { relativeBeneath } from '../hostile-fs.js';
 import { hostOutput, isExecutable, which } from './locate.js';
 import { defineRuntime, type CommandContext } from './types.js';
 
 const isCargoProject = (ctx: { files: readonly string[] }) => ctx.files.includes('Cargo.toml');
 
-/** Reads cargo's JSON messages: the binary it built, and every non-JSON line for the user. */
-function cargoArtifact(stdout: string): { binary: string | null; rest: string } {
-  let binary: string | null = null;
+/**
+ * Reads cargo's stdout: the executable of the last binary it built, and the lines that are not
+ * cargo's messages (each of which is a JSON object on a line of its own, `{"reason":…}`; a line cut
+ * by the output cap included), for the user.
+ */
+function cargoArtifact(stdout: string): { executable: string | undefined; rest: string } {
+  let executable: string | undefined;
   const rest: string[] = [];
   for (const line of stdout.split('\n')) {
     if (!line.startsWith('{')) {
@@ -14,15 +19,15 @@ function cargoArtifact(stdout: string): { binary: string | null; rest: string } 
       continue;
     }
     try {
-      const msg = JSON.parse(line) as { reason?: string; executable?: string | null; target?: { kind?: string[] } };
-      if (msg.reason === 'compiler-artifact' && msg.executable && msg.target?.kind?.includes('bin')) {
-        binary = msg.executable;
+      const msg = JSON.parse(line) as { reason?: string; executable?: unknown; target?: { kind?: string[] } };
+      if (msg.reason === 'compiler-artifact' && typeof msg.executable === 'string' && msg.target?.kind?.includes('bin')) {
+        executable = msg.executable;
       }
     } catch {
-      rest.push(line);
+      /* cut by the output cap: cargo's all the same */
     }
   }
-  return { binary, rest: rest.length ? `${rest.join('\n')}\n` : '' };
+  return { executable, rest: rest.length ? `${rest.join('\n')}\n` : '' };
 }
 
 function cargoEnv(ctx: CommandContext): Record<string, string> {
@@ -69,8 +74,10 @@ export default defineRuntime({
         },
   compiledBinary(ctx, stdout) {
     if (!isCargoProject(ctx)) return { binary: `${ctx.outDir}/main`, stdout };
-    const { binary, rest } = cargoArtifact(stdout);
-    return { binary: binary ?? `${ctx.outDir}/target/debug/main`, stdout: rest };
+    const { executable, rest } = cargoArtifact(stdout);
+    // Build scripts can write to cargo's stdout too (through /proc): a binary named outside the out dir is none.
+    const binary = executable ?? `${ctx.outDir}/target/debug/main`;
+    return { binary: relativeBeneath(ctx.outDir, binary) === null ? null : binary, stdout: rest };
   },
   run: (ctx) => ({ argv: [ctx.binary!, ...ctx.args] }),
 });

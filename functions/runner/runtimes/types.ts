@@ -63,8 +63,11 @@ export interface RuntimeDefinition<Id extends string = string> {
   compile?(ctx: CommandContext): Command;
   /** Host paths the compile phase reads at their own path (read-only), e.g. a shared cache. */
   compileReadOnlyPaths?(): string[];
-  /** Reads what the compile phase produced (e.g. cargo's JSON) and returns the binary path in outDir. */
-  compiledBinary?(ctx: CommandContext, compileStdout: string): { binary: string; stdout: string };
+  /**
+   * Reads what the compile phase printed (e.g. cargo's JSON), whether it succeeded or not: the
+   * binary it names in outDir (null: none there) and the stdout the user sees.
+   */
+  compiledBinary?(ctx: CommandContext, compileStdout: string): { binary: string | null; stdout: string };
   run(ctx: CommandContext & { binary?: string }): Command;
   /**
    * An interpreter started ahead of a request in a prepared sandbox, as `run()` of the default
