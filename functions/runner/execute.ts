@@ -333,6 +333,7 @@ export class Runner {
     const problem = binary === null ? 'the build named no binary beneath its output directory' : await this.unusableBinary(ws.dirs.out, binary);
     if (binary === null || problem) {
       compile.exitCode = 1;
+      compile.status = 'runtime_error';
       compile.stderr += `runtools: ${problem}\n`;
       return { compile, failed: true, binary: undefined, ...ended };
     }

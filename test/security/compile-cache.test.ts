@@ -152,6 +152,8 @@ async function expectRefusedBuild(request: ExecuteRequest, what: string): Promis
   expect(r.compile?.stderr).toContain(`runtools: the build did not produce a regular file at target/debug/main (${what})`);
   expect(r.compile?.exitCode).not.toBe(0);
   expect(r.exitCode).not.toBe(0);
+  expect(r.status).toBe('compile_error');
+  expect(r.compile?.status).toBe('runtime_error');
   expect(r.stdout).not.toContain('the program ran');
   expect(r.stdout).not.toContain('"reason"');
   expect(JSON.stringify(r)).not.toContain(SECRET);
@@ -214,6 +216,7 @@ fn main() {
     expect(r.compile?.stderr).toContain('planted');
     expect(r.compile?.exitCode).not.toBe(0);
     expect(r.exitCode).not.toBe(0);
+    expect(r).toMatchObject({ status: 'compile_error', compile: { status: 'runtime_error' } });
     expect(r.compile?.stderr).toContain('runtools: the build named no binary beneath its output directory');
     expect(r.stdout).not.toContain('the program ran');
     expect(r.stdout).not.toContain('"reason"');
