@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ExecuteRequestSchema, type ExecuteRequest, type RuntimeId } from '../functions/contract.js';
 import { createRunner } from '../functions/runner/index.js';
 import { Floor } from './floor.js';
+import { filterCost } from './seccomp.js';
 import { round, throughput, time, type Timing } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
@@ -124,6 +125,11 @@ async function main() {
   await server.stop();
   floor.dispose();
 
+  const seccomp = [
+    await filterCost('python hello', [(await runner.locate('python'))!.tool.bin, '-c', 'print("hello")'], RUNS * 2),
+    await filterCost('node hello', [(await runner.locate('node'))!.tool.bin, '-e', 'console.log("hello")'], RUNS),
+  ];
+
   const machine = {
     date: new Date().toISOString(),
     cores: os.cpus().length,
@@ -136,7 +142,7 @@ async function main() {
   };
   const ratio = (a: number, b: number) => round(a / b, 2);
   const rows = latency.map((l) => ({ ...l, runnerRatio: ratio(l.runner.p50, l.floor.p50), httpRatio: ratio(l.http.p50, l.floor.p50) }));
-  const report = { machine, runs: { interpreted: RUNS, compiled: COMPILED_RUNS }, latency: rows, throughput: tput.map((t) => ({ ...t, ratio: ratio(t.http, t.raw) })), serverRssMb: { idle: rssIdle, afterThroughput: rssAfter } };
+  const report = { machine, runs: { interpreted: RUNS, compiled: COMPILED_RUNS }, latency: rows, throughput: tput.map((t) => ({ ...t, ratio: ratio(t.http, t.raw) })), serverRssMb: { idle: rssIdle, afterThroughput: rssAfter }, seccomp };
   writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
 
   const lines = [
@@ -151,6 +157,10 @@ async function main() {
     ...report.throughput.map((t) => `| ${t.concurrency} | ${t.raw} | ${t.http} | ${Math.round(t.ratio * 100)}% | ${t.cpuMs.raw} | ${t.cpuMs.http} (${t.cpuMs.server}) |`),
     '',
     `Server RSS: ${rssIdle} MB idle, ${rssAfter} MB after the throughput run. Floor for compiled "repeat" rows: the built binary's own run.`,
+    '',
+    '| seccomp filters (launcher with vs without) | wall p50 (ms) | CPU per run (ms) | cost |',
+    '|---|---|---|---|',
+    ...seccomp.map((f) => `| ${f.program} (${f.runs} runs each, alternating) | ${f.withFilters} vs ${f.withoutFilters} | ${f.cpuWith} vs ${f.cpuWithout} | ${round(f.withFilters - f.withoutFilters, 2)} ms wall, ${round(f.cpuWith - f.cpuWithout, 2)} ms CPU |`),
     `Figures: ${path.relative(process.cwd(), OUT)}`,
   ];
   console.log(lines.join('\n'));
