@@ -470,10 +470,10 @@ except OSError as e:
     expect(emulator.environmentsOf('seccomp').filter((e) => e.dead)).toEqual([]);
   });
 
-  it('cannot stop, re-limit or renice the runner, its launcher or the init, nor signal everything at once', async () => {
+  it('cannot stop, re-limit, renice or own a descriptor for the runner, its launcher or the init, nor signal everything at once', async () => {
     const { functionError, payload } = await invoke(
       py(`${FIND_RUNNER}
-import ctypes, signal, sys
+import ctypes, fcntl, signal, sys
 libc = ctypes.CDLL(None, use_errno=True)
 class rlimit(ctypes.Structure):
     _fields_ = [('cur', ctypes.c_ulong), ('max', ctypes.c_ulong)]
@@ -491,6 +491,8 @@ for who, pid in targets.items():
     call(f'renice {who}', lambda: libc.setpriority(0, pid, 19))
     call(f'pidfd {who}', lambda: libc.syscall(434, pid, 0))
     call(f'affinity {who}', lambda: libc.sched_setaffinity(pid, 8, ctypes.byref(ctypes.c_ulong(1))))
+    # A descriptor's owner gets its SIGIO, or with F_SETSIG any signal (SIGKILL included).
+    call(f'sigio owner {who}', lambda: fcntl.fcntl(os.pipe()[0], fcntl.F_SETOWN, pid))
 call('kill -1', lambda: os.kill(-1, signal.SIGKILL))
 call('renice user', lambda: libc.setpriority(2, os.getuid(), 19))
 # The launcher's report pipe: a forged "E 0 ..." line would rewrite this run's result.
@@ -502,7 +504,7 @@ sys.exit(7)`),
     expect(functionError).toBeUndefined();
     expect(payload).toMatchObject({ exitCode: 7, signal: null, status: 'runtime_error' });
     const lines = payload.stdout.trim().split('\n');
-    expect(lines).toHaveLength(18);
+    expect(lines).toHaveLength(21);
     for (const line of lines) expect(line).toMatch(/ refused$/);
     expect(emulator.environmentsOf('seccomp').filter((e) => e.dead)).toEqual([]);
     const after = await invoke(py('print("still serving")'), 'tenant-a', 'seccomp');

@@ -45,6 +45,26 @@ describe.each(['bwrap', 'process'] as const)('result status and accounting (%s)'
     expect(r.executionTime).toBeLessThan(10_000);
   });
 
+  it('the program cannot kill its launcher through a descriptor owner (F_SETOWN + F_SETSIG SIGKILL)', async () => {
+    const r = await t.run({
+      runtime: 'python',
+      code: `import fcntl, os, signal, sys, time
+r, w = os.pipe()
+for cmd, arg in ((fcntl.F_SETOWN, os.getppid()), (fcntl.F_SETOWN, -os.getpgid(os.getppid())), (15, 0)):  # 15: F_SETOWN_EX
+    try:
+        fcntl.fcntl(r, cmd, arg); print("OWNED", cmd, arg)
+    except OSError as e:
+        print("refused", cmd, e.errno)
+fcntl.fcntl(r, fcntl.F_SETOWN, os.getpid())  # its own process stays allowed
+fcntl.fcntl(r, 10, signal.SIGKILL)  # F_SETSIG
+time.sleep(0.2)
+sys.exit(5)`,
+    });
+    expect(r.stdout).not.toContain('OWNED');
+    expect(r.stdout.match(/^refused \d+ 1$/gm)).toHaveLength(3);
+    expect(r).toMatchObject({ exitCode: 5, signal: null, status: 'runtime_error' });
+  });
+
   it('timeout and output cap are statuses of their own', async () => {
     const slow = await t.run({ runtime: 'python', code: 'import time; time.sleep(30)', timeout: 300 });
     expect(slow).toMatchObject({ status: 'timeout', timedOut: true, exitCode: 137, signal: 'SIGKILL' });

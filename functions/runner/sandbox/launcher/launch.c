@@ -95,14 +95,12 @@ static void read_spec(int fd, struct spec *s) {
 /* ---- what the program may not do to us ---- */
 
 /*
- * Calls that act on another process by pid (argument index), which the program must not aim at
- * the launcher or its ancestors. The kernel allows them between processes of the same user.
+ * Calls that act on another process named by their first argument, which the program must not
+ * aim at the launcher or its ancestors. The kernel allows them between processes of the same user.
  */
-static const struct { int nr; int arg; } BY_PID[] = {
-    {SYS_kill, 0}, {SYS_tkill, 0}, {SYS_tgkill, 0}, {SYS_rt_sigqueueinfo, 0}, {SYS_rt_tgsigqueueinfo, 0},
-    {SYS_pidfd_open, 0}, {SYS_prlimit64, 0}, {SYS_sched_setaffinity, 0}, {SYS_sched_setscheduler, 0},
-    {SYS_sched_setparam, 0}, {SYS_sched_setattr, 0}, {SYS_migrate_pages, 0}, {SYS_setpriority, 1},
-    {SYS_ioprio_set, 1},
+static const int BY_PID[] = {
+    SYS_kill, SYS_tkill, SYS_tgkill, SYS_rt_sigqueueinfo, SYS_rt_tgsigqueueinfo, SYS_pidfd_open, SYS_prlimit64,
+    SYS_sched_setaffinity, SYS_sched_setscheduler, SYS_sched_setparam, SYS_sched_setattr, SYS_migrate_pages,
 };
 
 #ifdef __x86_64__
@@ -120,64 +118,116 @@ static const struct { int nr; int arg; } BY_PID[] = {
 static const __u32 PERSONALITIES[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
 
 /*
+ * Owners of a descriptor's SIGIO/SIGURG (and with F_SETSIG, of any signal, SIGKILL included):
+ * another way to signal a process. F_SETOWN's pid is checked; F_SETOWN_EX and the ioctls take a
+ * pointer the filter cannot read, so they are refused.
+ */
+#define F_SETOWN_CMD 8
+#define F_SETOWN_EX_CMD 15
+#define FIOSETOWN_CMD 0x8901
+#define SIOCSPGRP_CMD 0x8902
+
+/* A small BPF assembler: jump targets are labels, resolved once every label's position is known. */
+enum label { NEXT, PERS, PRIO, IOPRIO, FCNTL, IOCTL, ARG2, ARG1, ARG0, LABELS };
+struct insn {
+  struct sock_filter f;
+  enum label jt, jf;
+};
+
+struct guard {
+  struct insn code[256];
+  size_t n;
+  size_t at[LABELS];
+};
+
+static void put(struct guard *g, struct sock_filter f, enum label jt, enum label jf) {
+  if (g->n == sizeof g->code / sizeof *g->code) { errno = E2BIG; die("guard filter"); }
+  g->code[g->n++] = (struct insn){.f = f, .jt = jt, .jf = jf};
+}
+#define LD(g, off) put(g, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off)), NEXT, NEXT)
+#define RET(g, v) put(g, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, (v)), NEXT, NEXT)
+/* Jumps to labels (NEXT: the next instruction). */
+#define JEQ(g, v, jt, jf) put(g, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (v), 0, 0), (jt), (jf))
+/* Skips a number of instructions (a block's own returns). */
+#define JEQ_SKIP(g, v, jt, jf) put(g, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (v), (jt), (jf)), NEXT, NEXT)
+
+static unsigned char offset(const struct guard *g, size_t from, enum label to) {
+  size_t d = g->at[to] - from - 1;
+  if (g->at[to] <= from || d > 255) { errno = ERANGE; die("guard filter jump"); }
+  return (unsigned char)d;
+}
+
+/* Refuses the calls aimed at any of `values` (pids and negated pgids) in argument `arg`, else allows. */
+static void aimed(struct guard *g, enum label at, int arg, const __u32 *values, size_t nvalues) {
+  g->at[at] = g->n;
+  LD(g, ARG_LO(arg));
+  for (size_t v = 0; v < nvalues; v++) JEQ_SKIP(g, values[v], (unsigned char)(nvalues - v), 0);
+  RET(g, SECCOMP_RET_ALLOW);
+  RET(g, SECCOMP_RET_ERRNO | EPERM);
+}
+
+/*
  * A second filter, built here because it depends on this process: refuses (EPERM) the BY_PID
- * calls aimed at any of `values` (pids and negated pgids), setpriority/ioprio_set on a whole
- * user (which reaches the runner in process mode), and personality() values other than Docker's. Layout: a dispatch on the
- * syscall number, then one shared check per argument position, so its size grows with the
- * number of values, not with calls times values.
+ * calls, setpriority, ioprio_set and F_SETOWN aimed at any of `values` (pids and negated pgids),
+ * the descriptor-owner calls the filter cannot check, setpriority/ioprio_set on a whole user
+ * (which reaches the runner in process mode), and personality() values other than Docker's. A
+ * dispatch on the syscall number leads to one shared check per argument position, so its size
+ * grows with the number of values, not with calls times values.
  */
 static void load_guard(const __u32 *values, size_t nvalues) {
-  enum { NPERS = sizeof PERSONALITIES / sizeof *PERSONALITIES, NCALLS = sizeof BY_PID / sizeof *BY_PID };
-  struct sock_filter f[16 + NCALLS + NPERS + 2 * (MAX_PROTECTED + 8)];
-  size_t n = 0;
+  static struct guard g;
   const __u32 allow = SECCOMP_RET_ALLOW, eperm = SECCOMP_RET_ERRNO | EPERM;
-  /* Each macro fills f[n] and then advances n; a jump target is an absolute index. */
-#define EMIT(insn) do { struct sock_filter insn_ = insn; f[n] = insn_; n++; } while (0)
-#define TO(target) ((unsigned char)((target) - n - 1))
-#define JEQ(v, t, e) EMIT(((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (v), (t), (e))))
-#define LD(off) EMIT(((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))))
-#define RET(v) EMIT(((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, (v))))
-  /* Where each block starts, known before anything is emitted (jump offsets are relative). */
-  const size_t disp = 4, allow_at = disp + 1 + NCALLS, pers = allow_at + 1;
-  const size_t user_prio = pers + 1 + NPERS + 2, user_io = user_prio + 4, arg1 = user_io + 3;
-  const size_t arg0 = arg1 + 1 + nvalues + 2;
-  LD(offsetof(struct seccomp_data, arch));
-  JEQ(ARCH, 1, 0);
-  RET(allow); /* another ABI: the generated filter answers it */
-  LD(offsetof(struct seccomp_data, nr));
-  JEQ(SYS_personality, TO(pers), 0);
-  for (size_t c = 0; c < NCALLS; c++) {
-    size_t to = BY_PID[c].arg == 0 ? arg0 : BY_PID[c].nr == SYS_setpriority ? user_prio : user_io;
-    JEQ((__u32)BY_PID[c].nr, TO(to), 0);
-  }
-  RET(allow);
+  enum { NPERS = sizeof PERSONALITIES / sizeof *PERSONALITIES };
+  LD(&g, offsetof(struct seccomp_data, arch));
+  JEQ_SKIP(&g, ARCH, 1, 0);
+  RET(&g, allow); /* another ABI: the generated filter answers it */
+  LD(&g, offsetof(struct seccomp_data, nr));
+  JEQ(&g, SYS_personality, PERS, NEXT);
+  JEQ(&g, SYS_setpriority, PRIO, NEXT);
+  JEQ(&g, SYS_ioprio_set, IOPRIO, NEXT);
+  JEQ(&g, SYS_fcntl, FCNTL, NEXT);
+  JEQ(&g, SYS_ioctl, IOCTL, NEXT);
+  for (size_t c = 0; c < sizeof BY_PID / sizeof *BY_PID; c++) JEQ(&g, (__u32)BY_PID[c], ARG0, NEXT);
+  RET(&g, allow);
   /* personality: only Docker's values */
-  LD(ARG_LO(0));
-  for (size_t i = 0; i < NPERS; i++) JEQ(PERSONALITIES[i], (unsigned char)(NPERS - i), 0);
-  RET(eperm);
-  RET(allow);
-  /* setpriority(PRIO_USER = 2, ...) and ioprio_set(IOPRIO_WHO_USER = 3, ...): every process of the user */
-  LD(ARG_LO(0));
-  JEQ(2, 0, 1);
-  RET(eperm);
-  EMIT(((struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, (__u32)(arg1 - n - 1))));
-  LD(ARG_LO(0));
-  JEQ(3, 0, 1);
-  RET(eperm);
-  /* the target pid in argument 1, then in argument 0 */
-  for (int arg = 1; arg >= 0; arg--) {
-    LD(ARG_LO(arg));
-    for (size_t v = 0; v < nvalues; v++) JEQ(values[v], (unsigned char)(nvalues - v), 0);
-    RET(allow);
-    RET(eperm);
+  g.at[PERS] = g.n;
+  LD(&g, ARG_LO(0));
+  for (size_t i = 0; i < NPERS; i++) JEQ_SKIP(&g, PERSONALITIES[i], (unsigned char)(NPERS - i), 0);
+  RET(&g, eperm);
+  RET(&g, allow);
+  /* setpriority(PRIO_USER = 2, ...), ioprio_set(IOPRIO_WHO_USER = 3, ...): every process of the user; else the pid */
+  g.at[PRIO] = g.n;
+  LD(&g, ARG_LO(0));
+  JEQ(&g, 2, NEXT, ARG1);
+  RET(&g, eperm);
+  g.at[IOPRIO] = g.n;
+  LD(&g, ARG_LO(0));
+  JEQ(&g, 3, NEXT, ARG1);
+  RET(&g, eperm);
+  /* fcntl(fd, F_SETOWN, pid): the pid checked; F_SETOWN_EX: refused */
+  g.at[FCNTL] = g.n;
+  LD(&g, ARG_LO(1));
+  JEQ(&g, F_SETOWN_CMD, ARG2, NEXT);
+  JEQ_SKIP(&g, F_SETOWN_EX_CMD, 0, 1);
+  RET(&g, eperm);
+  RET(&g, allow);
+  /* ioctl(fd, FIOSETOWN or SIOCSPGRP, &pid): refused */
+  g.at[IOCTL] = g.n;
+  LD(&g, ARG_LO(1));
+  JEQ_SKIP(&g, FIOSETOWN_CMD, 2, 0);
+  JEQ_SKIP(&g, SIOCSPGRP_CMD, 1, 0);
+  RET(&g, allow);
+  RET(&g, eperm);
+  aimed(&g, ARG2, 2, values, nvalues);
+  aimed(&g, ARG1, 1, values, nvalues);
+  aimed(&g, ARG0, 0, values, nvalues);
+  struct sock_filter f[sizeof g.code / sizeof *g.code];
+  for (size_t i = 0; i < g.n; i++) {
+    f[i] = g.code[i].f;
+    if (g.code[i].jt != NEXT) f[i].jt = offset(&g, i, g.code[i].jt);
+    if (g.code[i].jf != NEXT) f[i].jf = offset(&g, i, g.code[i].jf);
   }
-#undef EMIT
-#undef TO
-#undef JEQ
-#undef LD
-#undef RET
-  if (n != arg0 + 1 + nvalues + 2) { errno = EINVAL; die("guard filter layout"); }
-  struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
+  struct sock_fprog prog = {.len = (unsigned short)g.n, .filter = f};
   if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) die("seccomp guard");
 }
 
