@@ -493,6 +493,8 @@ for who, pid in targets.items():
     call(f'affinity {who}', lambda: libc.sched_setaffinity(pid, 8, ctypes.byref(ctypes.c_ulong(1))))
     # A descriptor's owner gets its SIGIO, or with F_SETSIG any signal (SIGKILL included).
     call(f'sigio owner {who}', lambda: fcntl.fcntl(os.pipe()[0], fcntl.F_SETOWN, pid))
+    # Any process may open /proc/<pid>, and that directory is a pidfd.
+    call(f'pidfd signal {who}', lambda: signal.pidfd_send_signal(os.open(f'/proc/{pid}', os.O_RDONLY), signal.SIGKILL))
 call('kill -1', lambda: os.kill(-1, signal.SIGKILL))
 call('renice user', lambda: libc.setpriority(2, os.getuid(), 19))
 # The launcher's report pipe: a forged "E 0 ..." line would rewrite this run's result.
@@ -504,7 +506,7 @@ sys.exit(7)`),
     expect(functionError).toBeUndefined();
     expect(payload).toMatchObject({ exitCode: 7, signal: null, status: 'runtime_error' });
     const lines = payload.stdout.trim().split('\n');
-    expect(lines).toHaveLength(21);
+    expect(lines).toHaveLength(24);
     for (const line of lines) expect(line).toMatch(/ refused$/);
     expect(emulator.environmentsOf('seccomp').filter((e) => e.dead)).toEqual([]);
     const after = await invoke(py('print("still serving")'), 'tenant-a', 'seccomp');

@@ -45,10 +45,14 @@ describe.each(['bwrap', 'process'] as const)('result status and accounting (%s)'
     expect(r.executionTime).toBeLessThan(10_000);
   });
 
-  it('the program cannot kill its launcher through a descriptor owner (F_SETOWN + F_SETSIG SIGKILL)', async () => {
+  it('the program cannot kill its launcher through a descriptor owner (F_SETOWN + F_SETSIG SIGKILL) or a /proc pidfd', async () => {
     const r = await t.run({
       runtime: 'python',
       code: `import fcntl, os, signal, sys, time
+try:
+    signal.pidfd_send_signal(os.open(f"/proc/{os.getppid()}", os.O_RDONLY), signal.SIGKILL); print("SENT")
+except OSError as e:
+    print("no pidfd signal", e.errno)
 r, w = os.pipe()
 for cmd, arg in ((fcntl.F_SETOWN, os.getppid()), (fcntl.F_SETOWN, -os.getpgid(os.getppid())), (15, 0)):  # 15: F_SETOWN_EX
     try:
@@ -60,7 +64,8 @@ fcntl.fcntl(r, 10, signal.SIGKILL)  # F_SETSIG
 time.sleep(0.2)
 sys.exit(5)`,
     });
-    expect(r.stdout).not.toContain('OWNED');
+    expect(r.stdout).not.toMatch(/OWNED|SENT/);
+    expect(r.stdout).toContain('no pidfd signal 1');
     expect(r.stdout.match(/^refused \d+ 1$/gm)).toHaveLength(3);
     expect(r).toMatchObject({ exitCode: 5, signal: null, status: 'runtime_error' });
   });

@@ -53,6 +53,7 @@ out["ioperm"] = sc(173, 0, 1, 0)
 out["personality"] = sc(135, 0x0040000)  # ADDR_COMPAT_LAYOUT
 out["io_uring_setup"] = sc(425, 1, p)
 out["kcmp"] = sc(312, os.getpid(), os.getpid(), 0, 0, 0)
+out["pidfd_send_signal"] = sc(424, os.open("/proc/self", os.O_RDONLY), 0, 0, 0)  # signal 0 to itself
 out["clone_newuser"] = sc(56, 0x10000000 | 17, 0, 0, 0, 0)  # CLONE_NEWUSER | SIGCHLD
 out["clone3"] = sc(435, p, 88)
 for name, fam in [("inet", 2), ("inet6", 10), ("packet", 17), ("vsock", 40)]:
@@ -77,7 +78,7 @@ const REFUSED: Record<string, string> = {
   init_module: 'EPERM', finit_module: 'EPERM', delete_module: 'EPERM', open_by_handle_at: 'EPERM',
   name_to_handle_at: 'EPERM', swapon: 'EPERM', swapoff: 'EPERM', reboot: 'EPERM', acct: 'EPERM', settimeofday: 'EPERM',
   clock_settime: 'EPERM', clock_adjtime: 'EPERM', iopl: 'EPERM', ioperm: 'EPERM', personality: 'EPERM',
-  io_uring_setup: 'EPERM', kcmp: 'EPERM', clone_newuser: 'EPERM', clone3: 'ENOSYS',
+  io_uring_setup: 'EPERM', kcmp: 'EPERM', pidfd_send_signal: 'EPERM', clone_newuser: 'EPERM', clone3: 'ENOSYS',
   socket_inet: 'EPERM', socket_inet_high: 'EPERM', socket_inet6: 'EPERM', socket_inet6_high: 'EPERM',
   socket_packet: 'EPERM', socket_packet_high: 'EPERM', socket_vsock: 'EPERM', socket_vsock_high: 'EPERM',
   socket_unix: 'ok', x32_getpid: 'ENOSYS', int80_getpid: 'ENOSYS',
@@ -104,7 +105,7 @@ describe.runIf(onX86)('seccomp filter: control run on the host, without it', () 
   it('the same probe gets other answers for the calls a plain process may make', () => {
     const host = JSON.parse(execFileSync('/usr/bin/python3', ['-c', PROBE], { encoding: 'utf8' })) as Record<string, string>;
     // Allowed to any process: the filter is what refuses them in the sandbox.
-    for (const call of ['ptrace', 'process_vm_readv', 'personality', 'kcmp', 'socket_inet', 'socket_inet6', 'socket_inet_high', 'socket_unix', 'int80_getpid']) {
+    for (const call of ['ptrace', 'process_vm_readv', 'personality', 'kcmp', 'pidfd_send_signal', 'socket_inet', 'socket_inet6', 'socket_inet_high', 'socket_unix', 'int80_getpid']) {
       expect(host[call], call).toBe('ok');
     }
     expect(host.clone3).not.toBe('ENOSYS');

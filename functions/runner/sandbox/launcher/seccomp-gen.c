@@ -26,8 +26,9 @@
 
 /* Refused with EPERM: kernel surface no program needs (Docker refuses them without capabilities). */
 static const char *const DENIED[] = {
-    /* another process's memory and state */
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+    /* another process's memory and state; signals through a pidfd, which may be any process's
+       /proc/<pid> directory, so no pid can be checked (Go then signals by pid) */
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_send_signal",
     /* mounts and namespaces */
     "mount", "umount", "umount2", "pivot_root", "chroot", "unshare", "setns",
     "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
