@@ -7,7 +7,7 @@ import { pidNamespacesAvailable } from './helpers/namespaces.js';
 // Without PID namespaces (unprivileged CI) these tests cannot run safely: see helpers/namespaces.ts.
 const NAMESPACES = pidNamespacesAvailable();
 import { buildRunnerBundle, RUNNER_BUNDLE_DIR } from '../../infra/bundle.js';
-import { LAMBDA_GID, LAMBDA_UID, LambdaEmulator, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, type Environment } from './helpers/lambda-emulator.js';
+import { LAMBDA_GID, LAMBDA_UID, LambdaEmulator, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, type Environment, REPO_VIEW } from './helpers/lambda-emulator.js';
 import { toolchainEnv } from './helpers/local-aws.js';
 
 // Planted in the runner's environment: user code must never see them.
@@ -294,7 +294,7 @@ def attempt(p):
     except OSError as e:
         return errno.errorcode[e.errno]
 places = ['/tmp/probe', '/var/tmp/probe', '/dev/shm/probe', sys.argv[1] + '/probe', '/etc/probe', os.path.dirname(sys.executable) + '/probe']
-print(json.dumps({p: attempt(p) for p in places}))`, [process.cwd()]),
+print(json.dumps({p: attempt(p) for p in places}))`, [REPO_VIEW]),
       'tenant-a',
       'bundled',
     );

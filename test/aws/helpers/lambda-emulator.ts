@@ -9,6 +9,8 @@
  *     environment); the runtime is its child, not PID 1, so the kernel does not shield it;
  *   - the runtime runs as Lambda's sandbox user (uid 993, gid 990, no capabilities), never root;
  *   - every mount is read-only except /tmp, which is the environment's scratch directory;
+ *   - the code it runs (this repository) appears at REPO_VIEW, a fixed path outside /tmp (as a
+ *     function's code sits in /var/task), so a checkout under /tmp stays visible;
  *   - the Runtime API refuses a second /next while an invocation is outstanding (403), and the
  *     6 MB limits of synchronous invocations hold for the Invoke payload and the response.
  * Needs root (namespaces, mounts, the uid switch).
@@ -23,6 +25,12 @@ import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const INIT = path.join(import.meta.dirname, 'lambda-init.sh');
+
+/** Where this repository appears inside an environment (lambda-init.sh binds it there, read-only). */
+export const REPO_VIEW = '/mnt/runtools';
+
+/** A path (or argument, or variable value) as an environment sees it: the repository moved to REPO_VIEW. */
+const inside = (value: string) => (value === ROOT || value.startsWith(`${ROOT}/`) ? REPO_VIEW + value.slice(ROOT.length) : value);
 
 /**
  * Lambda's sandbox user, sbx_user1051, as `id` reports it inside a function
@@ -265,25 +273,27 @@ export class LambdaEmulator {
     env.server.once('listening', () => {
       env.runtimeApi = `127.0.0.1:${(env.server.address() as AddressInfo).port}`;
       const command = def.command ?? [process.execPath, '--import', 'tsx', path.join(ROOT, 'functions/runner/lambda.ts')];
+      const variables: Record<string, string> = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        LANG: 'C.UTF-8',
+        ...this.baseEnv,
+        AWS_LAMBDA_RUNTIME_API: env.runtimeApi,
+        AWS_LAMBDA_FUNCTION_NAME: fn,
+        AWS_REGION: 'eu-west-1',
+        // As the images set them (runtime-layers/*/Dockerfile).
+        RUNTOOLS_WORK_ROOT: '/tmp/runtools',
+        RUNTOOLS_SCRATCH_ROOT: '/tmp',
+        RUNTOOLS_NODUMP: path.join(ROOT, 'build/runtools-nodump.so'),
+        ...def.env,
+      };
+      const runtime = [path.join(ROOT, 'runtime-layers/bootstrap.sh'), ...command].map(inside);
       env.child = spawn(
         'unshare',
-        ['--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '/bin/sh', INIT, String(LAMBDA_UID), String(LAMBDA_GID), scratch, '--', path.join(ROOT, 'runtime-layers/bootstrap.sh'), ...command],
+        ['--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '/bin/sh', INIT, String(LAMBDA_UID), String(LAMBDA_GID), scratch, ROOT, REPO_VIEW, '--', ...runtime],
         {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'pipe'],
-          env: {
-            PATH: process.env.PATH ?? '/usr/bin:/bin',
-            LANG: 'C.UTF-8',
-            ...this.baseEnv,
-            AWS_LAMBDA_RUNTIME_API: env.runtimeApi,
-            AWS_LAMBDA_FUNCTION_NAME: fn,
-            AWS_REGION: 'eu-west-1',
-            // As the images set them (runtime-layers/*/Dockerfile).
-            RUNTOOLS_WORK_ROOT: '/tmp/runtools',
-            RUNTOOLS_SCRATCH_ROOT: '/tmp',
-            RUNTOOLS_NODUMP: path.join(ROOT, 'build/runtools-nodump.so'),
-            ...def.env,
-          },
+          env: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, inside(v)])),
         },
       );
       const keep = (chunk: Buffer) => {
