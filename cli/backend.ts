@@ -41,6 +41,7 @@ function localBackend(env: Record<string, string | undefined>): Backend {
   }
   const runner = createRunner({
     sandbox: config.sandbox,
+    network: config.network === 'internet',
     outputLimitBytes: config.outputLimitBytes,
     compileTimeoutMs: config.compileTimeoutMs,
     limits: { memoryBytes: config.memoryMb * 1024 * 1024, pids: config.pidsMax },

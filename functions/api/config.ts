@@ -8,6 +8,8 @@ export interface ServerConfig {
   port: number;
   apiKeys: string[];
   sandbox: 'bwrap' | 'process';
+  /** Process mode: `internet` lets programs open inet sockets (bwrap sandboxes never have a network). */
+  network: 'none' | 'internet';
   maxTimeoutMs: number;
   maxBodyBytes: number;
   maxFiles: number;
@@ -53,6 +55,7 @@ const EnvSchema = z.object({
   PORT: optional(int(0, 65535)),
   RUNTOOLS_API_KEYS: optional(z.string()),
   RUNTOOLS_SANDBOX: optional(z.enum(['bwrap', 'process'], { message: 'must be bwrap or process' })),
+  RUNTOOLS_NETWORK: optional(z.enum(['none', 'internet'], { message: 'must be none or internet' })),
   RUNTOOLS_MAX_TIMEOUT_MS: optional(int(1)),
   RUNTOOLS_MAX_BODY_BYTES: optional(int(1024)),
   RUNTOOLS_MAX_FILES: optional(int(1)),
@@ -78,6 +81,7 @@ export function defaultConfig(): ServerConfig {
     port: 8787,
     apiKeys: [],
     sandbox: 'bwrap',
+    network: 'none',
     maxTimeoutMs: DEFAULT_LIMITS.maxTimeoutMs,
     maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes,
     maxFiles: DEFAULT_LIMITS.maxFiles,
@@ -113,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT ?? d.port,
     apiKeys: parseKeys(e.RUNTOOLS_API_KEYS),
     sandbox: e.RUNTOOLS_SANDBOX ?? d.sandbox,
+    network: e.RUNTOOLS_NETWORK ?? d.network,
     maxTimeoutMs: e.RUNTOOLS_MAX_TIMEOUT_MS ?? d.maxTimeoutMs,
     maxBodyBytes: e.RUNTOOLS_MAX_BODY_BYTES ?? d.maxBodyBytes,
     maxFiles: e.RUNTOOLS_MAX_FILES ?? d.maxFiles,

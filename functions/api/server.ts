@@ -38,12 +38,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const log = options.log ?? createLogger();
   assertSafeBinding(config);
   if (config.sandbox === 'process') {
-    log.warn({ msg: 'RUNTOOLS_SANDBOX=process: executions run as plain processes with rlimits only, without namespaces; use bwrap for untrusted code' });
+    log.warn({ msg: 'RUNTOOLS_SANDBOX=process: executions run as plain processes under the seccomp filter and rlimits, without namespaces; use bwrap for untrusted code' });
   }
   const runner =
     options.runner ??
     (await createRunner({
       sandbox: config.sandbox,
+      network: config.network === 'internet',
       outputLimitBytes: config.outputLimitBytes,
       compileTimeoutMs: config.compileTimeoutMs,
       limits: { memoryBytes: config.memoryMb * 1024 * 1024, pids: config.pidsMax },

@@ -19,10 +19,12 @@ export async function createRunner(
     sandbox?: SandboxKind | Sandbox;
     /** Sandboxes kept prepared ahead of requests (bwrap only). @default 0 */
     poolSize?: number;
+    /** Process mode: programs may open inet sockets. @default false */
+    network?: boolean;
   } = {},
 ): Promise<Runner> {
   const sandbox =
-    typeof options.sandbox === 'object' ? options.sandbox : createSandbox(options.sandbox ?? 'bwrap');
+    typeof options.sandbox === 'object' ? options.sandbox : createSandbox(options.sandbox ?? 'bwrap', { network: options.network });
   await sandbox.check();
   const runner = new Runner({ ...options, sandbox });
   await runner.warm(options.poolSize ?? 0);

@@ -70,10 +70,13 @@ function sweepEverything(): number {
   return sweep(-1, `${EXECUTION_MARKER}=`, true);
 }
 
-/** The engine as the images run it: process sandbox that sweeps every leftover process, no shared build cache. */
+/**
+ * The engine as the images run it: process sandbox that sweeps every leftover process, inet
+ * sockets only in network mode `internet` (RUNTOOLS_NETWORK, set by the stack), no shared build cache.
+ */
 export function createEnvironmentRunner(): Promise<Runner> {
   return createRunner({
-    sandbox: createSandbox('process', { sweepAll: true }),
+    sandbox: createSandbox('process', { sweepAll: true, network: process.env.RUNTOOLS_NETWORK === 'internet' }),
     workRoot: defaultWorkRoot(),
     // Nothing may outlive an execution in a shared environment, builds included.
     compileCacheBytes: 0,

@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       PORT: '9000',
       RUNTOOLS_API_KEYS: ' a , b,,',
       RUNTOOLS_SANDBOX: 'process',
+      RUNTOOLS_NETWORK: 'internet',
       RUNTOOLS_MAX_TIMEOUT_MS: '10000',
       RUNTOOLS_MAX_BODY_BYTES: '2048',
       RUNTOOLS_CONCURRENCY: '3',
@@ -30,6 +31,7 @@ describe('loadConfig', () => {
       port: 9000,
       apiKeys: ['a', 'b'],
       sandbox: 'process',
+      network: 'internet',
       maxTimeoutMs: 10_000,
       maxBodyBytes: 2048,
       concurrency: 3,
@@ -41,7 +43,7 @@ describe('loadConfig', () => {
       pidsMax: 64,
       resultTtlMs: 60_000,
     });
-    expect(limitsOf(config)).toMatchObject({ maxTimeoutMs: 10_000, defaultTimeoutMs: 10_000, maxBodyBytes: 2048 });
+    expect(limitsOf(config)).toMatchObject({ maxTimeoutMs: 10_000, defaultTimeoutMs: 10_000, maxBodyBytes: 2048, maxMemoryMb: 256 });
   });
 
   it('treats empty values as unset', () => {
@@ -52,6 +54,7 @@ describe('loadConfig', () => {
     ['PORT', '70000', /PORT="70000": must be at most 65535/],
     ['PORT', 'eighty', /PORT="eighty": must be a whole number/],
     ['RUNTOOLS_SANDBOX', 'docker', /RUNTOOLS_SANDBOX="docker": must be bwrap or process/],
+    ['RUNTOOLS_NETWORK', 'on', /RUNTOOLS_NETWORK="on": must be none or internet/],
     ['RUNTOOLS_CONCURRENCY', '0', /RUNTOOLS_CONCURRENCY="0": must be at least 1/],
     ['RUNTOOLS_MAX_TIMEOUT_MS', '-5', /RUNTOOLS_MAX_TIMEOUT_MS/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {

@@ -101,6 +101,8 @@ beforeAll(async () => {
       // A runtime that never polls: the test speaks the Runtime API itself.
       manual: { command: ['sleep', '600'] },
       seccomp: { env: PLANTED, command: BUNDLED },
+      // A deployment in network mode internet (the stack sets RUNTOOLS_NETWORK on every function).
+      internet: { env: { ...PLANTED, RUNTOOLS_NETWORK: 'internet' }, command: BUNDLED },
     },
     await toolchainEnv(),
   ).start();
@@ -451,6 +453,20 @@ except OSError as e:
     // Refused at socket(): no inet sockets under network none, whatever the port.
     expect(payload.stdout).toBe('refused PermissionError\n');
     expect(env.requests.filter((r) => !/node|undici/i.test(r.agent))).toEqual([]);
+  });
+
+  it('in network mode internet programs may open inet sockets (and so reach the Runtime API: SECURITY.md)', async () => {
+    await invoke(py('print(1)'), 'tenant-a', 'internet');
+    const env = await environmentOf('internet');
+    const { payload } = await invoke(
+      py(`import socket, sys
+host, port = sys.argv[1].split(':')
+socket.create_connection((host, int(port)), timeout=2).close()
+print('connected')`, [env.runtimeApi]),
+      'tenant-a',
+      'internet',
+    );
+    expect(payload.stdout).toBe('connected\n');
   });
 
   it('cannot kill the runner', async () => {

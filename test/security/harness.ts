@@ -14,7 +14,7 @@ import { processesMatching, type TestRunner } from '../helpers/runner.js';
  * program writes to its work dir is charged to its cgroup like in a real deployment.
  */
 export async function hostileRunner(
-  options: Omit<RunnerOptions, 'sandbox' | 'workRoot'> & { sandbox?: SandboxKind } = {},
+  options: Omit<RunnerOptions, 'sandbox' | 'workRoot'> & { sandbox?: SandboxKind; network?: boolean } = {},
 ): Promise<TestRunner> {
   const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const workRoot = mkdtempSync(path.join(base, 'runtools-security-'));

@@ -101,6 +101,25 @@ describe.runIf(onX86).each(['bwrap', 'process'] as const)('seccomp filter (%s sa
   });
 });
 
+describe.runIf(onX86)('seccomp filter in process mode with network (RUNTOOLS_NETWORK=internet)', () => {
+  let t: TestRunner;
+  beforeAll(async () => {
+    t = await hostileRunner({ sandbox: 'process', network: true });
+  });
+  afterAll(() => t.dispose());
+
+  it('lets inet sockets through, and refuses everything else as without network', async () => {
+    const r = await t.run({ runtime: 'python', code: PROBE, timeout: 20_000 });
+    expect(r).toMatchObject({ exitCode: 0, status: 'ok' });
+    const sockets = ['socket_inet', 'socket_inet_high', 'socket_inet6', 'socket_inet6_high'];
+    const seen = JSON.parse(r.stdout) as Record<string, string>;
+    for (const call of sockets) expect(seen[call], call).toBe('ok');
+    // AF_PACKET and AF_VSOCK stay refused without network only; with it the kernel answers.
+    const rest = Object.keys(REFUSED).filter((c) => !sockets.includes(c) && !/packet|vsock/.test(c));
+    for (const call of rest) expect(seen[call], call).toBe(REFUSED[call]);
+  });
+});
+
 describe.runIf(onX86)('seccomp filter: control run on the host, without it', () => {
   it('the same probe gets other answers for the calls a plain process may make', () => {
     const host = JSON.parse(execFileSync('/usr/bin/python3', ['-c', PROBE], { encoding: 'utf8' })) as Record<string, string>;
