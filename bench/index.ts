@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ExecuteRequestSchema, type ExecuteRequest, type RuntimeId } from '../functions/contract.js';
+import { runtimeFacts } from '../functions/runtimes.js';
 import { createRunner } from '../functions/runner/index.js';
 import { Floor } from './floor.js';
 import { filterCost } from './seccomp.js';
@@ -19,17 +20,10 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const COMPILED_RUNS = Number(process.env.BENCH_COMPILED_RUNS ?? 10);
 const OUT = path.join(import.meta.dirname, 'results/latest.json');
 
-const HELLO: Record<RuntimeId, { entry: string; code: string }> = {
-  python: { entry: 'main.py', code: 'print("hello")\n' },
-  node: { entry: 'main.js', code: 'console.log("hello");\n' },
-  bun: { entry: 'main.ts', code: 'const s: string = "hello";\nconsole.log(s);\n' },
-  deno: { entry: 'main.ts', code: 'const s: string = "hello";\nconsole.log(s);\n' },
-  go: { entry: 'main.go', code: 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n' },
-  rust: { entry: 'main.rs', code: 'fn main() { println!("hello"); }\n' },
-};
-const COMPILED: RuntimeId[] = ['go', 'rust'];
+const compiled = (runtime: RuntimeId) => runtimeFacts(runtime).compiled;
+/** A comment line that makes a program new to every build cache without changing what it does. */
+const comment = (runtime: RuntimeId, n: string) => `${runtimeFacts(runtime).lineComment} ${n}\n`;
 const NUMPY = 'import numpy as np\n\narr = np.array([1, 2, 3, 4, 5])\nprint(f"Sum: {arr.sum()}")\nprint(f"Mean: {arr.mean()}")\nprint(f"Std: {arr.std():.2f}")\n';
-const comment = (runtime: RuntimeId, n: string) => (runtime === 'python' ? `# ${n}\n` : `// ${n}\n`);
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -80,13 +74,13 @@ async function main() {
 
   const latency: Array<{ name: string; floor: Timing; runner: Timing; http: Timing }> = [];
   for (const runtime of available) {
-    const { entry, code } = HELLO[runtime];
+    const { entrypoint: entry, hello: code } = runtimeFacts(runtime);
     const host = floor.prepare(runtime, (await runner.locate(runtime))!.tool, { [entry]: code }, entry);
-    const runs = COMPILED.includes(runtime) ? COMPILED_RUNS : RUNS;
+    const runs = compiled(runtime) ? COMPILED_RUNS : RUNS;
     const req: ExecuteRequest = { runtime, code };
     // Each compiled run gets a new program (on the floor too), so no build cache can skip the compile.
     const nonce = (i: number) => `${Date.now()}-${i}-${Math.random()}`;
-    const fresh = (i: number): ExecuteRequest => (COMPILED.includes(runtime) ? { runtime, code: code + comment(runtime, nonce(i)) } : req);
+    const fresh = (i: number): ExecuteRequest => (compiled(runtime) ? { runtime, code: code + comment(runtime, nonce(i)) } : req);
     const floorT = await time(async (i) => {
       if (host.compile) host.write(entry, code + comment(runtime, nonce(i)));
       await host.compile?.();
@@ -94,7 +88,7 @@ async function main() {
     }, runs);
     if (host.compile) host.write(entry, code);
     latency.push({ name: `${runtime} hello`, floor: floorT, runner: await time((i) => direct(fresh(i)), runs), http: await time((i) => http(fresh(i)), runs) });
-    if (COMPILED.includes(runtime)) {
+    if (compiled(runtime)) {
       await host.compile!();
       const binary = await time(() => host.run(), RUNS);
       latency.push({ name: `${runtime} repeat (identical program)`, floor: binary, runner: await time(() => direct(req), RUNS), http: await time(() => http(req), RUNS) });

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { runtimeNames } from '../functions/runtimes.js';
 import { registerExec } from './commands/exec.js';
 import { registerRuntimes } from './commands/runtimes.js';
 import { registerServe } from './commands/serve.js';
@@ -34,7 +35,7 @@ function report(error: unknown): number {
 /** Builds the `runtools` command line. */
 export function createProgram(): Command {
   const program = new Command('runtools')
-    .description('Run Python, Node.js, Bun, Deno, Go and Rust code in isolated sandboxes, locally or through a runtools API.')
+    .description(`Run ${runtimeNames()} code in isolated sandboxes, locally or through a runtools API.`)
     .version(VERSION)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`runtools: ${text.replace(/^error: /, '')}`) })

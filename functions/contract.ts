@@ -3,9 +3,17 @@
  * Everything else takes its types from here.
  */
 import { z } from 'zod';
-import { RUNTIME_IDS, RUNTIME_NAMES, RUNTIMES, getRuntime, type RuntimeId } from './runner/runtimes/index.js';
+import { RUNTIME_IDS, RUNTIME_NAMES, RUNTIMES, runtimeFacts, type RuntimeId } from './runtimes.js';
 
 export { RUNTIME_IDS, type RuntimeId };
+
+/** Thrown when a request names a runtime whose toolchain is not installed on this deployment (→ 503). */
+export class RuntimeUnavailableError extends Error {
+  constructor(readonly runtime: string) {
+    super(`the ${runtime} toolchain is not installed on this deployment`);
+    this.name = 'RuntimeUnavailableError';
+  }
+}
 
 /** Size limits a deployment enforces; every field has the API.md default. */
 export interface Limits {
@@ -69,7 +77,7 @@ const RuntimeName = z
     return id;
   })
   .meta({
-    description: 'Runtime id; aliases accepted: py, python3, js, javascript, nodejs, golang, rs',
+    description: `Runtime id; aliases accepted: ${RUNTIMES.flatMap((r) => r.aliases).join(', ')}`,
     examples: ['python'],
   })
   .pipe(z.enum(RUNTIME_IDS));
@@ -150,7 +158,7 @@ export function resolveEntrypoint(
   files: readonly string[],
   entrypoint: string | undefined,
 ): { entry: string } | { error: string; path: string } {
-  const rt = getRuntime(runtime);
+  const rt = runtimeFacts(runtime);
   if (hasCode) {
     const entry = entrypoint ?? rt.entrypoint;
     if (files.includes(entry)) {
@@ -266,7 +274,7 @@ export const ErrorBodySchema = z
   .meta({ id: 'Error' });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
-/** Static facts of every runtime (no toolchain probing). */
+/** What GET /v1/runtimes says of every runtime before its toolchain is probed (functions/runtimes.ts). */
 export const RUNTIME_FACTS = RUNTIMES.map((r) => ({
   runtime: r.id,
   aliases: [...r.aliases],

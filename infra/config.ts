@@ -6,16 +6,17 @@
  */
 import { z } from 'zod';
 import { DEFAULT_LIMITS, RUNTIME_IDS, type RuntimeId } from '../functions/contract.js';
+import { runtimeFacts } from '../functions/runtimes.js';
 
 const CONTEXT_PREFIX = 'runtools:';
 
 /** Lambda settings of one runtime's runner function. */
 export interface RunnerFunctionSettings {
-  /** @default 2048 for go and rust (compilers), 1024 otherwise */
+  /** @default the registry's, else 2048 for compiled runtimes (compilers), 1024 otherwise */
   memoryMiB: number;
   /** @default 60 */
   timeoutSeconds: number;
-  /** /tmp size. @default 2048 for go and rust, 1024 otherwise */
+  /** /tmp size. @default the registry's, else 2048 for compiled runtimes, 1024 otherwise */
   ephemeralStorageMiB: number;
 }
 
@@ -28,12 +29,15 @@ export interface UsagePlanSettings {
   burstLimit: number;
 }
 
-const COMPILED: ReadonlySet<RuntimeId> = new Set(['go', 'rust']);
-
-/** Per-runtime Lambda defaults (compilers need more memory and disk). */
+/** Per-runtime Lambda defaults from the registry (compilers need more memory and disk). */
 export function defaultFunctionSettings(runtime: RuntimeId): RunnerFunctionSettings {
-  const big = COMPILED.has(runtime);
-  return { memoryMiB: big ? 2048 : 1024, timeoutSeconds: 60, ephemeralStorageMiB: big ? 2048 : 1024 };
+  const facts = runtimeFacts(runtime);
+  const size = facts.compiled ? 2048 : 1024;
+  return {
+    memoryMiB: facts.function?.memoryMiB ?? size,
+    timeoutSeconds: 60,
+    ephemeralStorageMiB: facts.function?.ephemeralStorageMiB ?? size,
+  };
 }
 
 /** The price list: free 1,000, pro 50,000, team 500,000 executions per month. */
@@ -74,7 +78,7 @@ const ConfigSchema = z
   .object({
     /** CloudFormation stack name. @default Runtools */
     stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/).default('Runtools'),
-    /** Runtimes to deploy (one image, one function and one task definition each). @default all six */
+    /** Runtimes to deploy (one image, one function and one task definition each). @default every runtime of the registry */
     runtimes: list.default([...RUNTIME_IDS]),
     /** `none`: runners and tasks have no route to the internet; `internet`: they do. @default none */
     network: z.enum(['none', 'internet']).default('none'),

@@ -6,21 +6,30 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import go, { goEnv } from '../functions/runner/runtimes/go.js';
+import { goEnv } from '../functions/runner/runtimes/go.js';
+import { findToolchain, getRuntime } from '../functions/runner/runtimes/index.js';
 import { goCacheMaster } from '../functions/runner/paths.js';
 
 const STAMP = '.runtools-warm';
+/** Bumped when the published layout changes, so existing caches are built again. */
+const LAYOUT = 'dirs-0755';
 
-function makeReadOnly(dir: string): void {
+/**
+ * Files read-only; directories writable by their owner: a compile sees the master as the lower layer
+ * of an overlay, where a new entry lands in its own upper layer, but only if the directory it goes
+ * in is writable to it (the sandbox's root has no CAP_DAC_OVERRIDE). The master itself is never
+ * writable to a sandbox: a read-only bind or an overlay's lower layer.
+ */
+function publish(dir: string): void {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) makeReadOnly(p);
+    if (e.isDirectory()) publish(p);
     else chmodSync(p, 0o444);
   }
-  chmodSync(dir, 0o555);
+  chmodSync(dir, 0o755);
 }
 
-const tool = await go.locate();
+const tool = await findToolchain(getRuntime('go'));
 if (!tool) {
   console.error('warm-go-cache: Go is not installed; skipping');
   process.exit(0);
@@ -30,7 +39,7 @@ const version = execFileSync(tool.bin, ['env', 'GOVERSION'], { env: { PATH: '/us
   .toString()
   .trim();
 const stampFile = path.join(master, STAMP);
-if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === `${version} ${tool.bin}`) process.exit(0);
+if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === `${version} ${tool.bin} ${LAYOUT}`) process.exit(0);
 
 console.error(`warm-go-cache: building the ${version} standard library into ${master} (about a minute, once)`);
 const staging = `${master}.staging-${process.pid}`;
@@ -42,8 +51,8 @@ try {
   writeFileSync(path.join(scratch, 'go.mod'), 'module main\n\ngo 1.23\n');
   writeFileSync(path.join(scratch, 'main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("warm") }\n');
   execFileSync(tool.bin, ['build', '-o', path.join(scratch, 'app'), '.'], { env, cwd: scratch, stdio: 'inherit' });
-  writeFileSync(path.join(staging, STAMP), `${version} ${tool.bin}\n`);
-  makeReadOnly(staging);
+  writeFileSync(path.join(staging, STAMP), `${version} ${tool.bin} ${LAYOUT}\n`);
+  publish(staging);
   if (existsSync(master)) {
     execFileSync('chmod', ['-R', 'u+w', master]);
     rmSync(master, { recursive: true, force: true });

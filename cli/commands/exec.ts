@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { runtimeChoices } from '../../functions/runtimes.js';
 import type { ExecuteRequest, ExecuteResult } from '../../functions/contract.js';
 import { chooseBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
@@ -30,7 +31,7 @@ export function registerExec(program: Command, run: (action: () => Promise<numbe
     .description('run code: inline, a file, or a folder (with --entry); the exit code is the program\'s')
     .argument('<source>', 'inline code, a file, a folder, or - to read the code from stdin')
     .argument('[args...]', 'arguments for the program (put them after --)')
-    .requiredOption('-r, --runtime <runtime>', 'python, node, bun, deno, go or rust (aliases: py, js, golang, rs…)')
+    .requiredOption('-r, --runtime <runtime>', runtimeChoices())
     .option('-e, --entry <file>', 'entry file inside the folder')
     .option('--stdin <text>', "the program's stdin (default: piped stdin, when stdin is not a terminal)")
     .option('-t, --timeout <ms>', 'run-phase timeout in milliseconds', parseMs)

@@ -5,7 +5,7 @@
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { ExecuteResultSchema, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
-import type { RuntimeId } from '../runner/runtimes/index.js';
+import type { RuntimeId } from '../runtimes.js';
 import { staticRuntimes } from './route.js';
 import { BackendError, QueueFullError, RuntimeUnavailableError, type DispatchOutcome, type Dispatcher, type ExecutionContext } from './types.js';
 

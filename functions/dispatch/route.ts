@@ -7,7 +7,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { RUNTIME_FACTS, RUNTIME_IDS, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
-import type { RuntimeId } from '../runner/runtimes/index.js';
+import type { RuntimeId } from '../runtimes.js';
 import { FargateDispatcher } from './fargate.js';
 import { LambdaDispatcher } from './lambda.js';
 import { exceedsSyncBudget } from './policy.js';

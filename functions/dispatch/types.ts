@@ -39,4 +39,4 @@ export class BackendError extends Error {
   }
 }
 
-export { RuntimeUnavailableError } from '../runner/execute.js';
+export { RuntimeUnavailableError } from '../contract.js';

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   RUNTIME_FACTS,
+  RuntimeUnavailableError,
   resolveEntrypoint,
   type CompileResult,
   type ExecuteResult,
@@ -12,13 +13,15 @@ import {
 import { CompileCache } from './compile-cache.js';
 import { checkBeneath, relativeBeneath, UnsafeFileError } from './hostile-fs.js';
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
-import { getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
+import { findToolchain, getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
 import { baseEnv, type ResourceLimits, type Sandbox, type WarmInterpreter } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
 import { writeFiles, type Workspace } from './workspace.js';
 
 const execFileAsync = promisify(execFile);
+
+export { RuntimeUnavailableError };
 const MiB = 1024 * 1024;
 
 export interface RunnerOptions {
@@ -60,13 +63,6 @@ interface Located {
   version: string;
 }
 
-/** Thrown when a request names a runtime whose toolchain is not installed here (→ 503). */
-export class RuntimeUnavailableError extends Error {
-  constructor(readonly runtime: string) {
-    super(`the ${runtime} toolchain is not installed on this deployment`);
-    this.name = 'RuntimeUnavailableError';
-  }
-}
 
 /** Result of one phase in the API's shape. */
 function phaseResult(o: ProcessOutcome): CompileResult {
@@ -364,7 +360,7 @@ function buildKey(rt: RuntimeDefinition, found: Located, sandbox: string, ctx: C
 
 /** Locates a runtime's toolchain and reads its version from the toolchain itself. */
 async function probe(rt: RuntimeDefinition): Promise<Located | null> {
-  const tool = await rt.locate();
+  const tool = await findToolchain(rt);
   if (!tool) return null;
   const argv = rt.version.argv(tool);
   try {

@@ -5,6 +5,7 @@ import { pidNamespacesAvailable } from './helpers/namespaces.js';
 const NAMESPACES = pidNamespacesAvailable();
 import { Runtools } from '../../sdk/index.js';
 import { startLocalAws, type LocalAws } from './helpers/local-aws.js';
+import { RUNTIME_IDS } from '../../functions/runtimes.js';
 
 let aws: LocalAws;
 
@@ -60,7 +61,7 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     expect(res.status).toBe(200);
     const python = res.body.runtimes.find((r: { runtime: string }) => r.runtime === 'python');
     expect(python).toMatchObject({ available: true, version: '3.12.12', entrypoint: 'main.py' });
-    expect(res.body.runtimes).toHaveLength(6);
+    expect(res.body.runtimes).toHaveLength(RUNTIME_IDS.length);
   });
 
   it('runs short executions on the runtime Lambda, with the API key id as tenant', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lambdaTenantId } from '../../functions/dispatch/lambda.js';
 import { DEFAULT_ROUTE_POLICY, routeFor, staticRuntimes } from '../../functions/dispatch/route.js';
+import { RUNTIME_IDS } from '../../functions/runtimes.js';
 
 describe('route policy', () => {
   it('runs what fits the synchronous budget on Lambda, the rest as tasks', () => {
@@ -20,7 +21,7 @@ describe('route policy', () => {
 
   it('reports deployed runtimes with their configured versions', () => {
     const list = staticRuntimes({ python: '3.12.12' }, ['python']);
-    expect(list).toHaveLength(6);
+    expect(list).toHaveLength(RUNTIME_IDS.length);
     expect(list.find((r) => r.runtime === 'python')).toMatchObject({ available: true, version: '3.12.12' });
     expect(list.find((r) => r.runtime === 'rust')).toMatchObject({ available: false, version: null });
   });

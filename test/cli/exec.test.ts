@@ -3,6 +3,7 @@ import type { ExecuteResult } from '../../functions/contract.js';
 import type { RunningServer } from '../../functions/api/server.js';
 import { startTestServer } from '../api/helpers.js';
 import { fixtures, runCli } from './helpers.js';
+import { RUNTIME_IDS } from '../../functions/runtimes.js';
 
 let fx: ReturnType<typeof fixtures>;
 let server: RunningServer;
@@ -78,6 +79,6 @@ describe.each(modes)('runtools exec %s', (_mode, env) => {
     expect(table.stdout).toMatch(/^RUNTIME\s+VERSION\s+AVAILABLE/);
     expect(table.stdout).toMatch(/\npython\s+\S+\s+yes\s+main\.py/);
     const json = await runCli(['runtimes', '--json'], { env: env() });
-    expect((JSON.parse(json.stdout) as { runtimes: unknown[] }).runtimes).toHaveLength(6);
+    expect((JSON.parse(json.stdout) as { runtimes: unknown[] }).runtimes).toHaveLength(RUNTIME_IDS.length);
   });
 });

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
 import { RUNTIME_IDS } from '../../functions/contract.js';
-import { runtimeVersion } from '../../infra/constructs/runtime-image.js';
+import { RUNTIMES } from '../../functions/runtimes.js';
+import { dockerfileVersion } from '../../infra/constructs/runtime-image.js';
 
 const LAYERS = path.resolve(import.meta.dirname, '../../runtime-layers');
 
@@ -24,14 +25,17 @@ describe('runtime images', () => {
       expect(image, image).not.toMatch(/:latest\b|\?/);
       expect(image, image).toMatch(/:(bin-)?\d+\.\d+\.\d+/);
     }
-    expect(runtimeVersion(runtime)).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(dockerfileVersion(runtime)).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  it('the promised toolchain versions', () => {
-    expect(runtimeVersion('python')).toMatch(/^3\.12\./);
-    expect(runtimeVersion('node')).toMatch(/^22\./);
-    expect(runtimeVersion('go')).toMatch(/^1\.23\./);
-    expect(runtimeVersion('rust')).toMatch(/^1\.80\./);
+  it.each(RUNTIMES)('$id: the Dockerfile pins the registry\'s version, which keeps the promise', (facts) => {
+    expect(dockerfileVersion(facts.id)).toBe(facts.image.version);
+    if (facts.image.promised !== 'latest') expect(facts.image.version.startsWith(`${facts.image.promised}.`)).toBe(true);
+  });
+
+  it('the versions the product promises (its spec: Python 3.12, Node.js 22, Go 1.23, Rust 1.80), with numpy', () => {
+    const promised = Object.fromEntries(RUNTIMES.map((r) => [r.id, r.image.promised]));
+    expect(promised).toMatchObject({ python: '3.12', node: '22', go: '1.23', rust: '1.80' });
     expect(readFileSync(path.join(LAYERS, 'python/Dockerfile'), 'utf8')).toMatch(/numpy==\d+\.\d+\.\d+/);
   });
 

@@ -7,6 +7,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../infra/config.js';
 import { synthStack } from './synth.js';
+import { RUNTIME_IDS } from '../../functions/runtimes.js';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, any> }>;
 
@@ -61,7 +62,7 @@ describe('the stack (network none, defaults)', () => {
 
   it('deploys six container-image runner functions with tenant isolation', () => {
     const functions = Object.values(ofType(template, 'AWS::Lambda::Function')).filter((f) => f.Properties!.PackageType === 'Image');
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(RUNTIME_IDS.length);
     for (const f of functions) {
       expect(f.Properties!.TenancyConfig).toEqual({ TenantIsolationMode: 'PER_TENANT' });
       expect(f.Properties!.VpcConfig?.SubnetIds).toBeDefined();
@@ -90,7 +91,7 @@ describe('the stack (network none, defaults)', () => {
 
   it('gives Fargate tasks no task role, a read-only root filesystem and node task.mjs', () => {
     const defs = Object.values(ofType(template, 'AWS::ECS::TaskDefinition'));
-    expect(defs).toHaveLength(6);
+    expect(defs).toHaveLength(RUNTIME_IDS.length);
     for (const d of defs) {
       expect(d.Properties!.TaskRoleArn).toBeUndefined();
       expect(d.Properties!.ExecutionRoleArn).toBeDefined();
@@ -182,7 +183,7 @@ describe('the stack, configured', () => {
     expect(() => parseConfig({ 'runtools:runtimes': 'python,cobol' })).toThrow(/runtools:runtimes/);
     expect(() => parseConfig({ 'runtools:bogus': 1 })).toThrow(/bogus/);
     expect(() => parseConfig({ 'runtools:taskRuntimes': 'go', 'runtools:runtimes': 'python' })).toThrow(/taskRuntimes/);
-    expect(parseConfig({})).toMatchObject({ network: 'none', tenantIsolation: true, syncBudgetMs: 25_000, runtimes: ['python', 'node', 'bun', 'deno', 'go', 'rust'] });
+    expect(parseConfig({})).toMatchObject({ network: 'none', tenantIsolation: true, syncBudgetMs: 25_000, runtimes: RUNTIME_IDS });
   });
 });
 
@@ -200,7 +201,7 @@ describe('cdk synth', () => {
       });
       const assets = JSON.parse(readFileSync(path.join(out, 'Runtools.assets.json'), 'utf8'));
       const images = Object.values(assets.dockerImages) as Array<{ source: { directory: string; dockerFile: string } }>;
-      expect(images).toHaveLength(6);
+      expect(images).toHaveLength(RUNTIME_IDS.length);
       for (const image of images) {
         const staged = path.join(out, image.source.directory);
         expect(readdirSync(staged).sort()).toEqual(expect.arrayContaining(['bootstrap.sh', 'dist', image.source.dockerFile.split('/')[0]!]));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExecuteRequestSchema, executeRequestSchema, pathProblem } from '../../functions/contract.js';
+import { RUNTIMES } from '../../functions/runtimes.js';
 
 const parse = (body: unknown) => ExecuteRequestSchema.safeParse(body);
 
@@ -9,11 +10,8 @@ describe('ExecuteRequest', () => {
     expect(r).toEqual({ runtime: 'python', code: 'print(1)', stdin: '', timeout: 30_000, env: {}, args: [] });
   });
 
-  it.each([
-    ['py', 'python'], ['python3', 'python'], ['js', 'node'], ['javascript', 'node'], ['nodejs', 'node'],
-    ['golang', 'go'], ['rs', 'rust'], ['bun', 'bun'], ['deno', 'deno'],
-  ])('accepts the alias %s for %s', (alias, id) => {
-    expect(ExecuteRequestSchema.parse({ runtime: alias, code: '' }).runtime).toBe(id);
+  it.each(RUNTIMES.flatMap((r) => [r.id, ...r.aliases, r.id.toUpperCase()].map((name) => [name, r.id])))('accepts the name %s for %s', (name, id) => {
+    expect(ExecuteRequestSchema.parse({ runtime: name, code: '' }).runtime).toBe(id);
   });
 
   it('rejects an unknown runtime, naming the accepted ones', () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../functions/api/server.js';
 import { AuthenticationError, InvalidRequestError, NotFoundError, Runtools } from '../../sdk/index.js';
 import { startTestServer } from '../api/helpers.js';
+import { RUNTIME_IDS } from '../../functions/runtimes.js';
 
 let server: RunningServer;
 let rt: Runtools;
@@ -141,7 +142,7 @@ print(f"Hello, {name}!")
 describe('the rest of the SDK against a real server', () => {
   it('lists runtimes', async () => {
     const runtimes = await rt.runtimes();
-    expect(runtimes.map((r) => r.runtime)).toEqual(['python', 'node', 'bun', 'deno', 'go', 'rust']);
+    expect(runtimes.map((r) => r.runtime)).toEqual(RUNTIME_IDS);
     expect(runtimes.every((r) => r.available)).toBe(true);
   });
 

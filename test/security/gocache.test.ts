@@ -123,6 +123,28 @@ print(done)`;
     expect(fingerprint()).toBe(before);
   });
 
+  it.runIf(new BwrapSandbox().overlays)('a compile adds its new entries to its own layer over the master (the sandbox root has no CAP_DAC_OVERRIDE)', async () => {
+    const ws = await createWorkspace(t.workRoot);
+    try {
+      const overlay = await goCacheOverlay(path.join(ws.dirs.out, 'gocache'), path.join(ws.dirs.tmp, 'gocache'));
+      const dirs = readdirSync(master).filter((d) => /^[0-9a-f]{2}$/.test(d));
+      const code = `import os
+made = 0
+for d in ${JSON.stringify(dirs)}:
+    with open(os.path.join("/out/gocache", d, "new-entry-d"), "wb") as f:
+        f.write(b"entry")
+    made += 1
+print(made)`;
+      const outcome = await asCompiler(ws, code, { readOnlyPaths: [], overlays: [overlay] });
+      expect(outcome.stderr).toBe('');
+      expect(outcome.stdout).toBe(`${dirs.length}\n`);
+      expect(readFileSync(path.join(overlay.upper, dirs[0]!, 'new-entry-d'), 'utf8')).toBe('entry');
+    } finally {
+      await removeWorkspace(ws);
+    }
+    expect(fingerprint()).toBe(before);
+  });
+
   it.runIf(new BwrapSandbox().overlays)('a compromised compile cannot change the master through the overlay, and the next compile sees none of it', async () => {
     const ws = await createWorkspace(t.workRoot);
     try {

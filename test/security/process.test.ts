@@ -166,6 +166,9 @@ print("planted")`,
   it('python: files left in the work dir are gone for the next execution', async () => {
     const tag = newTag();
     const first = await t.run({ runtime: 'python', args: [tag], code: 'import os\nopen("left-" + os.path.basename(os.getcwd()), "w").write("x")\nprint(os.getcwd())' });
+    // A result returns before its workspace is removed; the Lambda handler waits for that (idle)
+    // before it takes the next invocation, as this does.
+    await t.runner.idle();
     const next = await t.run({ runtime: 'python', code: `import os\nprint(os.path.exists(${JSON.stringify(first.stdout.trim())}), sorted(os.listdir(".")))` });
     expect(next.stdout).toBe("False ['main.py']\n");
     await expectContained(t, tag);

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { runtimeNames } from '../../runtimes.js';
 import { Scalar } from '@scalar/hono-api-reference';
 import { z } from 'zod';
 import type { AppEnv } from '../env.js';
@@ -17,7 +18,7 @@ const health = createRoute({
 });
 
 const DESCRIPTION = [
-  'Run untrusted Python, Node.js, Bun, Deno, Go and Rust code in isolated, short-lived sandboxes.',
+  `Run untrusted ${runtimeNames()} code in isolated, short-lived sandboxes.`,
   'Authenticate with `x-api-key: <key>` (or `Authorization: Bearer <key>`).',
   "A program that fails is a 200 with its `exitCode`; errors use the `Error` body.",
 ].join('\n\n');

@@ -1,16 +1,12 @@
 import path from 'node:path';
 import { firstExecutable, npmBinary, which } from './locate.js';
-import { defineRuntime } from './types.js';
+import { defineHost } from './types.js';
 
-/** Bun; TypeScript entry files run directly, package auto-install is off. */
-export default defineRuntime({
-  id: 'bun',
-  aliases: [],
-  entrypoint: 'main.ts',
-  compiled: false,
-  async locate() {
+/** Bun, from its npm package; TypeScript entry files run directly, package auto-install is off (the registry's command). */
+export default defineHost({
+  async locate(override) {
     const bin =
-      firstExecutable([process.env.RUNTOOLS_BUN]) ??
+      firstExecutable([override]) ??
       npmBinary('bun', ['bin/bun.exe', 'bin/bun']) ??
       // Without its postinstall (npm's allowScripts), the binary stays in the platform package.
       npmBinary(`@oven/bun-linux-${process.arch === 'arm64' ? 'aarch64' : 'x64'}`, ['bin/bun']) ??
@@ -22,8 +18,4 @@ export default defineRuntime({
     argv: (tool) => [tool.bin, '--version'],
     parse: (out) => out.trim(),
   },
-  run: (ctx) => ({
-    argv: [ctx.tool.bin, '--no-install', ctx.entry, ...ctx.args],
-    env: { BUN_INSTALL_CACHE_DIR: `${ctx.tmpDir}/.bun-cache`, BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0', DO_NOT_TRACK: '1' },
-  }),
 });

@@ -1,19 +1,12 @@
 import path from 'node:path';
 import { firstExecutable, npmBinary, which } from './locate.js';
-import { defineRuntime } from './types.js';
+import { defineHost } from './types.js';
 
-/**
- * Deno; TypeScript runs directly. The sandbox is the security boundary, so Deno gets every
- * permission it can use there (`-A`) and never prompts.
- */
-export default defineRuntime({
-  id: 'deno',
-  aliases: [],
-  entrypoint: 'main.ts',
-  compiled: false,
-  async locate() {
+/** Deno, from its npm package; TypeScript runs directly (the registry's command). */
+export default defineHost({
+  async locate(override) {
     const bin =
-      firstExecutable([process.env.RUNTOOLS_DENO]) ??
+      firstExecutable([override]) ??
       npmBinary('deno', ['deno', 'bin/deno']) ??
       npmBinary('@deno/linux-x64-glibc', ['deno']) ??
       which('deno');
@@ -23,8 +16,4 @@ export default defineRuntime({
     argv: (tool) => [tool.bin, '--version'],
     parse: (out) => /deno\s+(\S+)/.exec(out)?.[1] ?? out.split('\n')[0]!.trim(),
   },
-  run: (ctx) => ({
-    argv: [ctx.tool.bin, 'run', '-A', '--no-prompt', '--no-check', '--no-remote', ctx.entry, ...ctx.args],
-    env: { DENO_DIR: `${ctx.tmpDir}/.deno`, DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1', NO_COLOR: '1' },
-  }),
 });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { goCacheOverlay, goCacheSnapshot } from '../gocache.js';
 import { goCacheMaster } from '../paths.js';
 import { firstExecutable, which } from './locate.js';
-import { defineRuntime, type CommandContext } from './types.js';
+import { defineHost, type CommandContext } from './types.js';
 
 const BINARY = 'app';
 
@@ -27,15 +27,13 @@ function packageDir(ctx: CommandContext): string {
   return dir === '.' ? '.' : `./${dir}`;
 }
 
-/** Go 1.23 with a pre-warmed build cache copied per execution (the shared one is never written). */
-export default defineRuntime({
-  id: 'go',
-  aliases: ['golang'],
-  entrypoint: 'main.go',
-  compiled: true,
-  async locate() {
-    const bin =
-      firstExecutable([process.env.RUNTOOLS_GO, '/usr/lib/go-1.23/bin/go']) ?? which('go');
+/**
+ * Go 1.23, building the entry's package over the pre-warmed build cache (an overlay, or a symlink
+ * farm, per compile: the shared cache is never written).
+ */
+export default defineHost({
+  async locate(override) {
+    const bin = firstExecutable([override, '/usr/lib/go-1.23/bin/go']) ?? which('go');
     return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
   },
   version: {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { firstExecutable, which } from './locate.js';
-import { defineRuntime } from './types.js';
+import { defineHost } from './types.js';
 
 /**
  * Node makes its stdout/stderr non-blocking when they are sockets (process mode's pipes are), and a
@@ -12,13 +12,9 @@ const BLOCKING_STDIO = `data:text/javascript,${encodeURIComponent(
 )}`;
 
 /** Node.js; `main.js` may be CommonJS or ESM (module syntax is detected). */
-export default defineRuntime({
-  id: 'node',
-  aliases: ['js', 'javascript', 'nodejs'],
-  entrypoint: 'main.js',
-  compiled: false,
-  async locate() {
-    const bin = firstExecutable([process.env.RUNTOOLS_NODE]) ?? which('node') ?? firstExecutable([process.execPath]);
+export default defineHost({
+  async locate(override) {
+    const bin = firstExecutable([override]) ?? which('node') ?? firstExecutable([process.execPath]);
     return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
   },
   version: {

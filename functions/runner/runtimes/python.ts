@@ -1,26 +1,18 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstExecutable, which } from './locate.js';
-import { defineRuntime } from './types.js';
+import { defineHost } from './types.js';
 
-/** CPython 3; prefers the system interpreter, which carries Debian's numpy. */
-export default defineRuntime({
-  id: 'python',
-  aliases: ['py', 'python3'],
-  entrypoint: 'main.py',
-  compiled: false,
-  async locate() {
-    const bin = firstExecutable([process.env.RUNTOOLS_PYTHON, '/usr/bin/python3']) ?? which('python3');
+/** CPython 3; prefers the system interpreter, which carries Debian's numpy. Runs as the registry says. */
+export default defineHost({
+  async locate(override) {
+    const bin = firstExecutable([override, '/usr/bin/python3']) ?? which('python3');
     return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
   },
   version: {
     argv: (tool) => [tool.bin, '--version'],
     parse: (out) => out.replace(/^Python\s+/, '').trim(),
   },
-  run: (ctx) => ({
-    argv: [ctx.tool.bin, '-u', ctx.entry, ...ctx.args],
-    env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
-  }),
   // python-warm/sitecustomize.py holds the interpreter in start-up until the spec comes, then
   // lets it open main.py as a fresh `python3 -u main.py` would.
   warmStart: {

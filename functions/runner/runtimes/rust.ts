@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { relativeBeneath } from '../hostile-fs.js';
 import { hostOutput, isExecutable, which } from './locate.js';
-import { defineRuntime, type CommandContext } from './types.js';
+import { defineHost, type CommandContext } from './types.js';
 
 const isCargoProject = (ctx: { files: readonly string[] }) => ctx.files.includes('Cargo.toml');
 
@@ -43,14 +43,9 @@ function cargoEnv(ctx: CommandContext): Record<string, string> {
 }
 
 /** Rust: `rustc --edition 2021` for single files and `mod` siblings; offline `cargo build` for a Cargo.toml. */
-export default defineRuntime({
-  id: 'rust',
-  aliases: ['rs'],
-  entrypoint: 'main.rs',
-  altEntrypoints: ['src/main.rs'],
-  compiled: true,
-  async locate() {
-    const rustc = process.env.RUNTOOLS_RUSTC ?? which('rustc');
+export default defineHost({
+  async locate(override) {
+    const rustc = override ?? which('rustc');
     if (!rustc) return null;
     // rustup's proxy needs its home; the sandbox gets the real toolchain directory instead.
     const sysroot = await hostOutput(rustc, ['--print', 'sysroot']);

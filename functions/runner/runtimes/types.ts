@@ -1,3 +1,4 @@
+import type { RuntimeFacts, RuntimeId } from '../../runtimes.js';
 import type { Overlay } from '../sandbox/types.js';
 
 /** What a runtime file declares: identity, entry file, toolchain discovery and its commands. */
@@ -44,31 +45,30 @@ export interface HostContext {
   overlays: boolean;
 }
 
-export interface RuntimeDefinition<Id extends string = string> {
-  id: Id;
-  aliases: readonly string[];
-  /** Default entry file name when the request names none. */
-  entrypoint: string;
-  /** Other entry names tried, in order, after `entrypoint` when only `files` are given. */
-  altEntrypoints?: readonly string[];
-  compiled: boolean;
-  /** Finds the toolchain on this host, or null when it is not installed. */
-  locate(): Promise<Toolchain | null>;
+/**
+ * The host side of a runtime (its file in this folder, found by the runtime's id): how to find its
+ * toolchain here, and whatever the registry's data (functions/runtimes.ts) cannot say.
+ */
+export interface RuntimeHost {
+  /** Finds the toolchain on this host, or null when it is not installed; `override` is the registry's toolVariable. */
+  locate(override: string | undefined): Promise<Toolchain | null>;
   /** argv (inside the sandbox) printing the version, and how to read it. */
   version: { argv(tool: Toolchain): string[]; parse(output: string): string };
   /** Files to add to the work dir before compiling (e.g. go.mod), keyed by relative path. */
   scaffold?(ctx: { entry: string; files: readonly string[] }): Record<string, string>;
   /** Host-side preparation before the compile phase (e.g. a per-execution build cache); overlays to mount for it. */
   prepareCompile?(host: HostContext): Promise<Overlay[] | void>;
+  /** The compile command, when the registry has no template for it. */
   compile?(ctx: CommandContext): Command;
   /** Host paths the compile phase reads at their own path (read-only), e.g. a shared cache. */
   compileReadOnlyPaths?(): string[];
   /**
-   * Reads what the compile phase printed (e.g. cargo's JSON), whether it succeeded or not: the
-   * binary it names in outDir (null: none there) and the stdout the user sees.
+   * Reads what the compile phase printed (e.g. cargo's JSON): the binary path in outDir (null:
+   * none named), and the output for the user. Called whatever the compile's outcome.
    */
   compiledBinary?(ctx: CommandContext, compileStdout: string): { binary: string | null; stdout: string };
-  run(ctx: CommandContext & { binary?: string }): Command;
+  /** The run command, when the registry has no template for it. */
+  run?(ctx: CommandContext & { binary?: string }): Command;
   /**
    * An interpreter started ahead of a request in a prepared sandbox, as `run()` of the default
    * entry with no args. It waits during its start-up for the execution's spec and must then be
@@ -84,7 +84,15 @@ export interface RuntimeDefinition<Id extends string = string> {
   };
 }
 
-/** Declares a runtime with its literal id preserved for the type system. */
-export function defineRuntime<const Id extends string>(def: RuntimeDefinition<Id>): RuntimeDefinition<Id> {
-  return def;
+/** A runtime as the runner uses it: its registry facts, its host side, and its commands. */
+export type RuntimeDefinition<Id extends RuntimeId = RuntimeId> = RuntimeFacts &
+  Omit<RuntimeHost, 'run' | 'compile'> & {
+    id: Id;
+    run(ctx: CommandContext & { binary?: string }): Command;
+    compile?(ctx: CommandContext): Command;
+  };
+
+/** Declares a runtime's host side (the default export of its file). */
+export function defineHost(host: RuntimeHost): RuntimeHost {
+  return host;
 }

@@ -15,10 +15,11 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { RUNTIME_IDS, type RuntimeId } from '../../../functions/contract.js';
+import { RUNTIME_IDS } from '../../../functions/contract.js';
+import { RUNTIMES } from '../../../functions/runtimes.js';
 import type { AwsClients, AwsDeployment } from '../../../functions/dispatch/route.js';
 import { goCacheMaster } from '../../../functions/runner/paths.js';
-import { getRuntime } from '../../../functions/runner/runtimes/index.js';
+import { findToolchain, getRuntime } from '../../../functions/runner/runtimes/index.js';
 import { launcherPath } from '../../../functions/runner/sandbox/launcher.js';
 import { createLambdaHandler } from '../../../functions/api/lambda.js';
 import { silentLogger } from '../../../functions/api/app.js';
@@ -64,15 +65,6 @@ function makeS3rverReadAfterWrite(): void {
   };
 }
 
-const TOOL_ENV: Record<RuntimeId, string> = {
-  python: 'RUNTOOLS_PYTHON',
-  node: 'RUNTOOLS_NODE',
-  bun: 'RUNTOOLS_BUN',
-  deno: 'RUNTOOLS_DENO',
-  go: 'RUNTOOLS_GO',
-  rust: 'RUNTOOLS_RUSTC',
-};
-
 /**
  * Where this machine's toolchains are, as the images' environment would say. The Go cache is
  * named explicitly: the runner in an emulated Lambda is not root and would look in its own home.
@@ -80,8 +72,9 @@ const TOOL_ENV: Record<RuntimeId, string> = {
 export async function toolchainEnv(): Promise<Record<string, string>> {
   const env: Record<string, string> = { RUNTOOLS_GO_CACHE: goCacheMaster() };
   for (const id of RUNTIME_IDS) {
-    const tool = await getRuntime(id).locate();
-    if (tool) env[TOOL_ENV[id]] = tool.bin;
+    const rt = getRuntime(id);
+    const tool = await findToolchain(rt);
+    if (tool) env[rt.toolVariable] = tool.bin;
   }
   if (process.env.RUSTUP_HOME) env.RUSTUP_HOME = process.env.RUSTUP_HOME;
   // The images put the launcher beside the bundle; a bundle built elsewhere is told where it is.
@@ -151,7 +144,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const deployment: AwsDeployment = {
     functions: Object.fromEntries(RUNTIME_IDS.map((id) => [id, `runtools-${id}`])),
     tasks,
-    versions: { python: '3.12.12', node: '22.21.1', bun: '1.4.5', deno: '2.9.6', go: '1.23.12', rust: '1.80.1' },
+    versions: Object.fromEntries(RUNTIMES.map((r) => [r.id, r.image.version])),
     cluster: 'runtools',
     bucket: 'runtools-results',
     subnets: ['subnet-local'],

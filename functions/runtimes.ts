@@ -1,0 +1,308 @@
+/**
+ * The registry of runtimes: every fact about a runtime that does not depend on the machine it runs
+ * on, and the only list of runtimes in the codebase. The contract, the API, the dispatch policy,
+ * the CDK stack, the bench, the emulators, the CLI and the docs derive from it; how to find a
+ * toolchain on a host and sandbox it lives in the runner (functions/runner/runtimes/<id>.ts,
+ * loaded by id). No imports: the API's Lambda bundle carries this and nothing of the runner.
+ *
+ * Commands are data where data can say them: argv templates whose placeholders the runner fills.
+ *   {tool}     the toolchain's binary          {toolRoot} its root directory
+ *   {entry}    the entry file (relative)       {sources}  every request file with `extensions` (several arguments)
+ *   {out}      the build output directory      {tmp}      the phase's private scratch directory
+ *   {binary}   the built program (run phase)   {args}     the program's arguments (several)
+ * A runtime whose commands depend on its files (Go packages, Cargo projects) builds them in its
+ * runner file instead.
+ */
+
+/** An argv and environment with placeholders (see above). */
+export interface CommandTemplate {
+  readonly argv: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Programs every runtime must handle, each doing the same thing in its own language. */
+export interface Samples {
+  /** Entry plus a helper in another file (a subfolder where the language has them): prints `Hello, W!`. */
+  readonly multi: Readonly<Record<string, string>>;
+  /** Echoes stdin upper-cased. */
+  readonly stdin: string;
+  /** Prints $GREETING. */
+  readonly env: string;
+  /** Prints its arguments joined by `|`. */
+  readonly args: string;
+  /** Exits with status 3. */
+  readonly exit: string;
+  /** Dies of an uncaught error whose message is `boom`: its exit code, and a pattern of its stderr. */
+  readonly error: { readonly code: string; readonly exitCode: number; readonly stderr: string };
+  /** Starts `sleep 60` as a child, then sleeps itself. */
+  readonly sleeper: string;
+  /** Starts processes without end. */
+  readonly forkBomb: string;
+  /** Allocates and touches memory without end. */
+  readonly memoryBomb: string;
+  /** Writes to stdout without end. */
+  readonly flood: string;
+  /** Connects to TCP port argv[1] on 127.0.0.1: prints `CONNECTED`, or `blocked` when it cannot. */
+  readonly connect: string;
+}
+
+export interface RuntimeFacts {
+  /** Canonical id: requests, the API, the images and the stack name the runtime by it. */
+  readonly id: string;
+  /** What people call it. */
+  readonly name: string;
+  /** Other names accepted in requests (lowercase). */
+  readonly aliases: readonly string[];
+  /** Default entry file (API.md). */
+  readonly entrypoint: string;
+  /** Other entry names tried, in order, after `entrypoint` when only files are given. */
+  readonly altEntrypoints?: readonly string[];
+  /** Compiled before it runs: a compile phase, a `compile` object in results, the build cache. */
+  readonly compiled: boolean;
+  /** Source file extensions (`{sources}`), the first one the usual one. */
+  readonly extensions: readonly string[];
+  /** How a line comment starts (the bench varies programs with one). */
+  readonly lineComment: string;
+  /** A program printing `hello` and a newline. */
+  readonly hello: string;
+  /** Programs in the runtime's language: the tests run every runtime through them, the docs show them. */
+  readonly samples: Samples;
+  /** The AWS image's toolchain: the exact version it pins (its Dockerfile's ARG RUNTIME_VERSION) and the version promised. */
+  readonly image: { readonly version: string; readonly promised: string };
+  /** Where this machine (Debian 12) gets the toolchain, for the docs. */
+  readonly here: string;
+  /** How an execution runs, for the docs. */
+  readonly how: string;
+  /** The variable that names the toolchain's binary (the images set it; it overrides the search). */
+  readonly toolVariable: string;
+  /** Commands as data; a runtime without them builds its commands in its runner file. */
+  readonly compile?: CommandTemplate;
+  readonly run?: CommandTemplate;
+  /** Runner function defaults on AWS. @default 1024 MiB memory and /tmp; 2048 for compiled runtimes */
+  readonly function?: { readonly memoryMiB?: number; readonly ephemeralStorageMiB?: number };
+}
+
+/** Every runtime runtools supports, in the order users see them. */
+export const RUNTIMES = [
+  {
+    id: 'python',
+    name: 'Python',
+    aliases: ['py', 'python3'],
+    entrypoint: 'main.py',
+    compiled: false,
+    extensions: ['.py'],
+    lineComment: '#',
+    hello: 'print("hello")\n',
+    samples: {
+      multi: {
+        'main.py': 'from pkg import helper\nprint(helper.greet("W"))\n',
+        'pkg/__init__.py': '',
+        'pkg/helper.py': 'def greet(n):\n    return f"Hello, {n}!"\n',
+      },
+      stdin: 'import sys\nsys.stdout.write(sys.stdin.read().upper())\n',
+      env: 'import os\nprint(os.environ["GREETING"])\n',
+      args: 'import sys\nprint("|".join(sys.argv[1:]))\n',
+      exit: 'import sys\nsys.exit(3)\n',
+      error: { code: 'raise RuntimeError("boom")\n', exitCode: 1, stderr: 'Traceback[\\s\\S]*RuntimeError: boom' },
+      sleeper: 'import subprocess, time\nsubprocess.Popen(["sleep", "60"])\ntime.sleep(60)\n',
+      forkBomb: 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n',
+      memoryBomb: 'hog = []\nwhile True:\n    hog.append(bytearray(16 * 1024 * 1024))\n',
+      flood: 'import sys\nwhile True:\n    sys.stdout.write("x" * 65536)\n',
+      connect: 'import socket, sys\ntry:\n    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)\n    print("CONNECTED")\nexcept OSError:\n    print("blocked")\n',
+    },
+    image: { version: '3.12.12', promised: '3.12' },
+    here: "Debian's CPython 3.11 + numpy",
+    how: '`python3 -u`',
+    toolVariable: 'RUNTOOLS_PYTHON',
+    run: {
+      argv: ['{tool}', '-u', '{entry}', '{args}'],
+      env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
+    },
+  },
+  {
+    id: 'node',
+    name: 'Node.js',
+    aliases: ['js', 'javascript', 'nodejs'],
+    entrypoint: 'main.js',
+    compiled: false,
+    extensions: ['.js', '.mjs', '.cjs'],
+    lineComment: '//',
+    hello: 'console.log("hello");\n',
+    samples: {
+      multi: {
+        'main.js': "const { greet } = require('./lib/helper.js');\nconsole.log(greet('W'));\n",
+        'lib/helper.js': 'exports.greet = (n) => `Hello, ${n}!`;\n',
+      },
+      stdin: "process.stdout.write(require('node:fs').readFileSync(0, 'utf8').toUpperCase());\n",
+      env: 'console.log(process.env.GREETING);\n',
+      args: "console.log(process.argv.slice(2).join('|'));\n",
+      exit: 'process.exit(3);\n',
+      error: { code: "throw new Error('boom');\n", exitCode: 1, stderr: 'Error: boom' },
+      sleeper: "require('node:child_process').spawn('sleep', ['60'], { stdio: 'inherit' });\nsetTimeout(() => {}, 60000);\n",
+      forkBomb: "const { spawn } = require('node:child_process');\nfunction bomb() {\n  for (let i = 0; i < 50; i++) {\n    try { spawn('sleep', ['60'], { stdio: 'ignore' }).on('error', () => {}); } catch {}\n  }\n  setImmediate(bomb);\n}\nbomb();\n",
+      memoryBomb: 'const hog = [];\nfor (;;) hog.push(Buffer.alloc(16 * 1024 * 1024, 1));\n',
+      flood: "const s = 'x'.repeat(65536);\nfor (;;) process.stdout.write(s);\n",
+      connect: "const s = require('node:net').connect({ host: '127.0.0.1', port: Number(process.argv[2]) });\ns.on('connect', () => { console.log('CONNECTED'); s.destroy(); });\ns.on('error', () => console.log('blocked'));\n",
+    },
+    image: { version: '22.21.1', promised: '22' },
+    here: 'Node.js 20 (CommonJS or ESM, detected)',
+    how: '`node`',
+    toolVariable: 'RUNTOOLS_NODE',
+  },
+  {
+    id: 'bun',
+    name: 'Bun',
+    aliases: [],
+    entrypoint: 'main.ts',
+    compiled: false,
+    extensions: ['.ts', '.js', '.tsx', '.jsx'],
+    lineComment: '//',
+    hello: 'const s: string = "hello";\nconsole.log(s);\n',
+    samples: {
+      multi: {
+        'main.ts': "import { greet } from './lib/helper.ts';\nconsole.log(greet('W'));\n",
+        'lib/helper.ts': 'export const greet = (n: string): string => `Hello, ${n}!`;\n',
+      },
+      stdin: 'const text: string = await Bun.stdin.text();\nprocess.stdout.write(text.toUpperCase());\n',
+      env: 'console.log(process.env.GREETING);\n',
+      args: "console.log(process.argv.slice(2).join('|'));\n",
+      exit: 'process.exit(3);\n',
+      error: { code: "throw new Error('boom');\n", exitCode: 1, stderr: 'boom' },
+      sleeper: "Bun.spawn(['sleep', '60'], { stdout: 'inherit' });\nawait Bun.sleep(60000);\n",
+      forkBomb: "for (;;) {\n  try { Bun.spawn(['sleep', '60']); } catch {}\n  await Bun.sleep(0);\n}\n",
+      memoryBomb: 'const hog: Uint8Array[] = [];\nfor (;;) hog.push(new Uint8Array(16 * 1024 * 1024).fill(1));\n',
+      flood: "const s: string = 'x'.repeat(65536);\nfor (;;) process.stdout.write(s);\n",
+      connect: "try {\n  const s = await Bun.connect({ hostname: '127.0.0.1', port: Number(process.argv[2]), socket: { data() {} } });\n  console.log('CONNECTED');\n  s.end();\n} catch {\n  console.log('blocked');\n}\n",
+    },
+    image: { version: '1.4.5', promised: 'latest' },
+    here: 'Bun (npm package `bun`, pinned)',
+    how: '`bun --no-install`',
+    toolVariable: 'RUNTOOLS_BUN',
+    run: {
+      argv: ['{tool}', '--no-install', '{entry}', '{args}'],
+      env: { BUN_INSTALL_CACHE_DIR: '{tmp}/.bun-cache', BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0', DO_NOT_TRACK: '1' },
+    },
+  },
+  {
+    id: 'deno',
+    name: 'Deno',
+    aliases: [],
+    entrypoint: 'main.ts',
+    compiled: false,
+    extensions: ['.ts', '.js', '.tsx', '.jsx'],
+    lineComment: '//',
+    hello: 'const s: string = "hello";\nconsole.log(s);\n',
+    samples: {
+      multi: {
+        'main.ts': "import { greet } from './lib/helper.ts';\nconsole.log(greet('W'));\n",
+        'lib/helper.ts': 'export const greet = (n: string): string => `Hello, ${n}!`;\n',
+      },
+      stdin: 'const text: string = await new Response(Deno.stdin.readable).text();\nawait Deno.stdout.write(new TextEncoder().encode(text.toUpperCase()));\n',
+      env: "console.log(Deno.env.get('GREETING'));\n",
+      args: "console.log(Deno.args.join('|'));\n",
+      exit: 'Deno.exit(3);\n',
+      error: { code: "throw new Error('boom');\n", exitCode: 1, stderr: 'Uncaught.*Error: boom' },
+      sleeper: "new Deno.Command('sleep', { args: ['60'] }).spawn();\nawait new Promise((r) => setTimeout(r, 60000));\n",
+      forkBomb: "for (;;) {\n  try { new Deno.Command('sleep', { args: ['60'] }).spawn(); } catch { /* at the limit */ }\n  await new Promise((r) => setTimeout(r, 0));\n}\n",
+      memoryBomb: 'const hog: Uint8Array[] = [];\nfor (;;) hog.push(new Uint8Array(16 * 1024 * 1024).fill(1));\n',
+      flood: "const chunk = new TextEncoder().encode('x'.repeat(65536));\nfor (;;) Deno.stdout.writeSync(chunk);\n",
+      connect: "try {\n  const c = await Deno.connect({ hostname: '127.0.0.1', port: Number(Deno.args[0]) });\n  console.log('CONNECTED');\n  c.close();\n} catch {\n  console.log('blocked');\n}\n",
+    },
+    image: { version: '2.9.6', promised: 'latest' },
+    here: 'Deno (npm package `deno`, pinned)',
+    how: '`deno run -A --no-prompt --no-remote` (the sandbox is the boundary)',
+    toolVariable: 'RUNTOOLS_DENO',
+    // The sandbox is the security boundary: Deno gets every permission it can use there, never prompts.
+    run: {
+      argv: ['{tool}', 'run', '-A', '--no-prompt', '--no-check', '--no-remote', '{entry}', '{args}'],
+      env: { DENO_DIR: '{tmp}/.deno', DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1', NO_COLOR: '1' },
+    },
+  },
+  {
+    id: 'go',
+    name: 'Go',
+    aliases: ['golang'],
+    entrypoint: 'main.go',
+    compiled: true,
+    extensions: ['.go'],
+    lineComment: '//',
+    hello: 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n',
+    samples: {
+      multi: {
+        'main.go': 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println(greet("W")) }\n',
+        'helper.go': 'package main\n\nfunc greet(n string) string { return "Hello, " + n + "!" }\n',
+      },
+      stdin: 'package main\n\nimport (\n\t"io"\n\t"os"\n\t"strings"\n)\n\nfunc main() {\n\tb, _ := io.ReadAll(os.Stdin)\n\tos.Stdout.WriteString(strings.ToUpper(string(b)))\n}\n',
+      env: 'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc main() { fmt.Println(os.Getenv("GREETING")) }\n',
+      args: 'package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"strings"\n)\n\nfunc main() { fmt.Println(strings.Join(os.Args[1:], "|")) }\n',
+      exit: 'package main\n\nimport "os"\n\nfunc main() { os.Exit(3) }\n',
+      error: { code: 'package main\n\nfunc main() { panic("boom") }\n', exitCode: 2, stderr: 'panic: boom[\\s\\S]*goroutine' },
+      sleeper: 'package main\n\nimport (\n\t"os/exec"\n\t"time"\n)\n\nfunc main() {\n\texec.Command("sleep", "60").Start()\n\ttime.Sleep(60 * time.Second)\n}\n',
+      forkBomb: 'package main\n\nimport "os/exec"\n\nfunc main() {\n\tfor {\n\t\texec.Command("sleep", "60").Start()\n\t}\n}\n',
+      memoryBomb: 'package main\n\nfunc main() {\n\tvar hog [][]byte\n\tfor {\n\t\tb := make([]byte, 16<<20)\n\t\tfor i := range b {\n\t\t\tb[i] = 1\n\t\t}\n\t\thog = append(hog, b)\n\t}\n}\n',
+      flood: 'package main\n\nimport (\n\t"os"\n\t"strings"\n)\n\nfunc main() {\n\ts := []byte(strings.Repeat("x", 65536))\n\tfor {\n\t\tos.Stdout.Write(s)\n\t}\n}\n',
+      connect: 'package main\n\nimport (\n\t"fmt"\n\t"net"\n\t"os"\n\t"time"\n)\n\nfunc main() {\n\tc, err := net.DialTimeout("tcp", "127.0.0.1:"+os.Args[1], 2*time.Second)\n\tif err != nil {\n\t\tfmt.Println("blocked")\n\t\treturn\n\t}\n\tc.Close()\n\tfmt.Println("CONNECTED")\n}\n',
+    },
+    image: { version: '1.23.12', promised: '1.23' },
+    here: 'Go 1.23 (`golang-1.23-go`)',
+    how: '`go build` (offline, `CGO_ENABLED=0`, pre-warmed cache), then the binary',
+    toolVariable: 'RUNTOOLS_GO',
+  },
+  {
+    id: 'rust',
+    name: 'Rust',
+    aliases: ['rs'],
+    entrypoint: 'main.rs',
+    altEntrypoints: ['src/main.rs'],
+    compiled: true,
+    extensions: ['.rs'],
+    lineComment: '//',
+    hello: 'fn main() { println!("hello"); }\n',
+    samples: {
+      multi: {
+        'main.rs': 'mod helper;\n\nfn main() { println!("{}", helper::greet("W")); }\n',
+        'helper.rs': 'pub fn greet(n: &str) -> String { format!("Hello, {}!", n) }\n',
+      },
+      stdin: 'use std::io::Read;\n\nfn main() {\n    let mut s = String::new();\n    std::io::stdin().read_to_string(&mut s).unwrap();\n    print!("{}", s.to_uppercase());\n}\n',
+      env: 'fn main() { println!("{}", std::env::var("GREETING").unwrap()); }\n',
+      args: 'fn main() { println!("{}", std::env::args().skip(1).collect::<Vec<_>>().join("|")); }\n',
+      exit: 'fn main() { std::process::exit(3); }\n',
+      error: { code: 'fn main() { panic!("boom"); }\n', exitCode: 101, stderr: 'panicked[\\s\\S]*boom' },
+      sleeper: 'fn main() {\n    let _child = std::process::Command::new("sleep").arg("60").spawn().unwrap();\n    std::thread::sleep(std::time::Duration::from_secs(60));\n}\n',
+      forkBomb: 'fn main() {\n    loop {\n        let _ = std::process::Command::new("sleep").arg("60").spawn();\n    }\n}\n',
+      memoryBomb: 'fn main() {\n    let mut hog: Vec<Vec<u8>> = Vec::new();\n    loop {\n        hog.push(vec![1u8; 16 << 20]);\n    }\n}\n',
+      flood: 'use std::io::Write;\n\nfn main() {\n    let s = [b\'x\'; 65536];\n    let mut out = std::io::stdout();\n    loop {\n        let _ = out.write_all(&s);\n    }\n}\n',
+      connect: 'use std::net::TcpStream;\n\nfn main() {\n    let port = std::env::args().nth(1).unwrap();\n    match TcpStream::connect(format!("127.0.0.1:{}", port)) {\n        Ok(_) => println!("CONNECTED"),\n        Err(_) => println!("blocked"),\n    }\n}\n',
+    },
+    image: { version: '1.80.1', promised: '1.80' },
+    here: 'rustc/cargo from rustup',
+    how: '`rustc --edition 2021`, or offline `cargo build` when a `Cargo.toml` is sent',
+    toolVariable: 'RUNTOOLS_RUSTC',
+  },
+] as const satisfies readonly RuntimeFacts[];
+
+export type RuntimeId = (typeof RUNTIMES)[number]['id'];
+
+export const RUNTIME_IDS = RUNTIMES.map((r) => r.id) as [RuntimeId, ...RuntimeId[]];
+
+/** Maps every accepted name (id or alias) to its canonical runtime id. */
+export const RUNTIME_NAMES: ReadonlyMap<string, RuntimeId> = new Map(
+  RUNTIMES.flatMap((r) => [[r.id, r.id] as const, ...r.aliases.map((a) => [a, r.id] as const)]),
+);
+
+/** The facts of one runtime. */
+export function runtimeFacts(id: RuntimeId): RuntimeFacts & { id: RuntimeId } {
+  return RUNTIMES.find((r) => r.id === id)!;
+}
+
+/** The runtimes as a sentence: "Python, Node.js, …, Go and Rust". */
+export function runtimeNames(): string {
+  const names = RUNTIMES.map((r) => r.name);
+  return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/** The ids as a choice for help texts: "python, node, …, go or rust (aliases: py, …)". */
+export function runtimeChoices(): string {
+  const ids = RUNTIMES.map((r) => r.id);
+  return `${ids.slice(0, -1).join(', ')} or ${ids.at(-1)} (aliases: ${RUNTIMES.flatMap((r) => r.aliases).join(', ')})`;
+}
