@@ -97,10 +97,14 @@ export interface AwsClients {
   s3: S3Client;
 }
 
-/** Clients with the settings the API function needs: no retries of invocations that may have run, a read timeout past the runners'. */
+/**
+ * Clients with the settings the API function needs: no retried invocation (one that failed may
+ * have run its program; a throttled one is answered 429 with Retry-After instead), a read timeout
+ * past the runners'.
+ */
 export function defaultAwsClients(deployment: Pick<AwsDeployment, 'syncBudgetMs'>): AwsClients {
   return {
-    lambda: new LambdaClient({ maxAttempts: 2, requestHandler: { requestTimeout: deployment.syncBudgetMs + 60_000, connectionTimeout: 5_000 } }),
+    lambda: new LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: deployment.syncBudgetMs + 60_000, connectionTimeout: 5_000 } }),
     ecs: new ECSClient({ maxAttempts: 3 }),
     // WHEN_REQUIRED: otherwise presigned PUT URLs carry the checksum of an empty body and S3 rejects the upload.
     s3: new S3Client({ maxAttempts: 3, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),

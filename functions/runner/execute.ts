@@ -15,7 +15,7 @@ import { checkBeneath, relativeBeneath, UnsafeFileError } from './hostile-fs.js'
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { findToolchain, getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
-import { baseEnv, type ResourceLimits, type Sandbox, type WarmInterpreter } from './sandbox/types.js';
+import { baseEnv, type ResourceLimits, type Sandbox, type SandboxSpawn, type WarmInterpreter } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
 import { writeFiles, type Workspace } from './workspace.js';
 
@@ -243,19 +243,11 @@ export class Runner {
         binary = outcome.binary;
       }
       const cmd = rt.run({ ...ctx, binary });
-      const outcome = await this.sandbox.run({
-        id: ws.id,
-        runtime: rt.id,
-        dirs: ws.dirs,
-        tool: found.tool,
-        argv: cmd.argv,
-        env: { ...baseEnv(view, searchPath(view.tool)), ...cmd.env, ...req.env },
-        cwd: cmd.cwd,
+      const outcome = await this.phase(rt, ws, found, ctx, cmd, req.env, {
         readOnlyPaths: [],
         writableOut: false,
         stdin: req.stdin,
         timeoutMs: req.timeout,
-        outputLimitBytes: this.outputLimitBytes,
         limits: this.limitsFor(req),
         signal: options.signal,
       });
@@ -277,6 +269,29 @@ export class Runner {
     } finally {
       this.release(ws);
     }
+  }
+
+  /** Runs one phase (compile or run) of an execution: its command in the sandbox, over the base environment, then `env`. */
+  private phase(
+    rt: RuntimeDefinition,
+    ws: Workspace,
+    found: Located,
+    ctx: CommandContext,
+    cmd: Command,
+    env: Record<string, string>,
+    phase: Pick<SandboxSpawn, 'readOnlyPaths' | 'overlays' | 'writableOut' | 'stdin' | 'timeoutMs' | 'limits' | 'signal'>,
+  ): Promise<ProcessOutcome> {
+    return this.sandbox.run({
+      id: ws.id,
+      runtime: rt.id,
+      dirs: ws.dirs,
+      tool: found.tool,
+      argv: cmd.argv,
+      env: { ...baseEnv(ctx, searchPath(ctx.tool)), ...cmd.env, ...env },
+      cwd: cmd.cwd,
+      outputLimitBytes: this.outputLimitBytes,
+      ...phase,
+    });
   }
 
   /** The run phase's limits: the server's, with memory lowered to the request's memoryLimitMb. */
@@ -303,20 +318,12 @@ export class Runner {
       return { compile, failed: false, binary: path.posix.join(ctx.outDir, hit.binary), signal: null, truncated: false };
     }
     const overlays = (await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, hostTmpDir: ws.dirs.tmp, entry: ctx.entry, files: ctx.files, overlays: this.sandbox.overlays })) ?? [];
-    const outcome = await this.sandbox.run({
-      id: ws.id,
-      runtime: rt.id,
-      dirs: ws.dirs,
-      tool: found.tool,
-      argv: cmd.argv,
-      env: { ...baseEnv(ctx, searchPath(ctx.tool)), ...cmd.env },
-      cwd: cmd.cwd,
+    const outcome = await this.phase(rt, ws, found, ctx, cmd, {}, {
       readOnlyPaths: rt.compileReadOnlyPaths?.() ?? [],
       overlays,
       writableOut: true,
       stdin: '',
       timeoutMs: this.compileTimeoutMs,
-      outputLimitBytes: this.outputLimitBytes,
       limits: this.compileLimits,
       signal,
     });

@@ -4,7 +4,7 @@ import type { Workspace } from '../workspace.js';
 
 /** Resource limits applied to every phase of an execution. */
 export interface ResourceLimits {
-  /** Memory cap per execution phase, bytes (cgroup; process mode: address space where safe). */
+  /** Memory cap per execution phase, bytes (the phase's memory cgroup; process mode has none: the function's memory bounds it). */
   memoryBytes: number;
   /** Processes + threads per execution. */
   pids: number;
