@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { DEFAULT_RUN_LIMITS } from '../functions/runner/execute.js';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +61,8 @@ export class Floor {
       files: Object.keys(all),
       args: [],
       tool,
+      sources: all,
+      memoryBytes: DEFAULT_RUN_LIMITS.memoryBytes,
     };
     mkdirSync(ctx.outDir);
     mkdirSync(ctx.tmpDir);

@@ -10,6 +10,7 @@
  *   {entry}    the entry file (relative)       {sources}  every request file with `extensions` (several arguments)
  *   {out}      the build output directory      {tmp}      the phase's private scratch directory
  *   {binary}   the built program (run phase)   {args}     the program's arguments (several)
+ *   {memoryMiB} the phase's memory cap, MiB (for runtimes that cannot see their cgroup: the JVM, PHP)
  * A runtime whose commands depend on its files (Go packages, Cargo projects) builds them in its
  * runner file instead.
  */
@@ -18,6 +19,11 @@
 export interface CommandTemplate {
   readonly argv: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+}
+
+/** A compile command, and the program it builds (the run command's `{binary}`, what the build cache keeps). */
+export interface CompileTemplate extends CommandTemplate {
+  readonly artifact: string;
 }
 
 /** Programs every runtime must handle, each doing the same thing in its own language. */
@@ -76,8 +82,13 @@ export interface RuntimeFacts {
   /** The variable that names the toolchain's binary (the images set it; it overrides the search). */
   readonly toolVariable: string;
   /** Commands as data; a runtime without them builds its commands in its runner file. */
-  readonly compile?: CommandTemplate;
+  readonly compile?: CompileTemplate;
   readonly run?: CommandTemplate;
+  /**
+   * What the toolchain reads outside its own directory: host paths bound read-only in its
+   * sandboxes where they exist (e.g. Debian's /etc/java-17-openjdk). Never widens another runtime's.
+   */
+  readonly sandbox?: { readonly binds?: readonly string[] };
   /** Runner function defaults on AWS. @default 1024 MiB memory and /tmp; 2048 for compiled runtimes */
   readonly function?: { readonly memoryMiB?: number; readonly ephemeralStorageMiB?: number };
 }

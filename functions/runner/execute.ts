@@ -135,7 +135,10 @@ export class Runner {
       tools.push({ runtime: rt.id, tool: found.tool });
       if (rt.warmStart && !rt.compile) {
         const view = this.sandbox.view({ work: '', out: '', tmp: '' }, found.tool, rt.id);
-        const ctx: CommandContext = { workDir: view.workDir, outDir: view.outDir, tmpDir: view.tmpDir, entry: rt.entrypoint, files: [rt.entrypoint], args: [], tool: view.tool };
+        const ctx: CommandContext = {
+          workDir: view.workDir, outDir: view.outDir, tmpDir: view.tmpDir, entry: rt.entrypoint, files: [rt.entrypoint], args: [], tool: view.tool,
+          sources: {}, memoryBytes: this.runLimits.memoryBytes,
+        };
         const cmd = rt.run(ctx);
         if (cmd.cwd !== undefined) continue;
         interpreters.push({
@@ -217,11 +220,13 @@ export class Runner {
         files: Object.keys(files),
         args: req.args,
         tool: view.tool,
+        sources: files,
+        memoryBytes: this.limitsFor(req).memoryBytes,
       };
       let compile: CompileResult | undefined;
       let binary: string | undefined;
       if (rt.compile) {
-        const outcome = await this.compile(rt, ws, ctx, found, files, options.signal);
+        const outcome = await this.compile(rt, ws, { ...ctx, memoryBytes: this.compileLimits.memoryBytes }, found, options.signal);
         compile = outcome.compile;
         if (outcome.failed) {
           return {
@@ -305,12 +310,11 @@ export class Runner {
     ws: Workspace,
     ctx: CommandContext,
     found: Located,
-    files: Record<string, string>,
     signal?: AbortSignal,
   ) {
     const started = performance.now();
     const cmd = rt.compile!(ctx);
-    const key = this.cache && buildKey(rt, found, this.sandbox.kind, ctx, cmd, files);
+    const key = this.cache && buildKey(rt, found, this.sandbox.kind, ctx, cmd);
     const hit = key ? await this.cache!.restore(key, ws.dirs.out) : null;
     if (hit) {
       const executionTime = Math.round(performance.now() - started);
@@ -356,12 +360,12 @@ export class Runner {
 }
 
 /** Everything that determines a build, with per-execution paths replaced by placeholders. */
-function buildKey(rt: RuntimeDefinition, found: Located, sandbox: string, ctx: CommandContext, cmd: Command, files: Record<string, string>): string {
+function buildKey(rt: RuntimeDefinition, found: Located, sandbox: string, ctx: CommandContext, cmd: Command): string {
   let command = JSON.stringify(cmd);
   for (const [dir, token] of [[ctx.outDir, '<out>'], [ctx.workDir, '<work>'], [ctx.tmpDir, '<tmp>']] as const) {
     command = command.replaceAll(dir, token);
   }
-  const sources = Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1));
+  const sources = Object.entries(ctx.sources).sort(([a], [b]) => (a < b ? -1 : 1));
   return CompileCache.key({ format: 1, runtime: rt.id, version: found.version, tool: found.tool, sandbox, entry: ctx.entry, command, sources });
 }
 
@@ -375,7 +379,7 @@ async function probe(rt: RuntimeDefinition): Promise<Located | null> {
       timeout: 15_000,
       env: { PATH: `${path.dirname(tool.bin)}:/usr/bin:/bin`, HOME: '/tmp', GOTOOLCHAIN: 'local' },
     });
-    return { tool, version: rt.version.parse(stdout || stderr) };
+    return { tool: rt.sandbox?.binds ? { ...tool, binds: rt.sandbox.binds } : tool, version: rt.version.parse(stdout || stderr) };
   } catch {
     return null;
   }

@@ -3,6 +3,11 @@ import type { Command, CommandContext, RuntimeDefinition, RuntimeHost } from './
 
 /** Fills a registry template (functions/runtimes.ts lists the placeholders) for one execution. */
 export function fromTemplate(template: CommandTemplate, facts: RuntimeFacts, ctx: CommandContext & { binary?: string }): Command {
+  const { argv, env } = fill(template, facts, ctx);
+  return env ? { argv, env } : { argv };
+}
+
+function fill(template: CommandTemplate & { artifact?: string }, facts: RuntimeFacts, ctx: CommandContext & { binary?: string }) {
   const one: Record<string, string | undefined> = {
     tool: ctx.tool.bin,
     toolRoot: ctx.tool.root,
@@ -10,12 +15,13 @@ export function fromTemplate(template: CommandTemplate, facts: RuntimeFacts, ctx
     out: ctx.outDir,
     tmp: ctx.tmpDir,
     binary: ctx.binary,
+    memoryMiB: String(Math.floor(ctx.memoryBytes / (1024 * 1024))),
   };
   const many: Record<string, readonly string[]> = {
     args: ctx.args,
     sources: ctx.files.filter((f) => facts.extensions.some((ext) => f.endsWith(ext))),
   };
-  const fill = (s: string) =>
+  const fill = (s: string): string =>
     s.replace(/\{(\w+)\}/g, (whole, name: string) => {
       const value = one[name];
       if (value === undefined) throw new Error(`${facts.id}: template placeholder ${whole} has no value here`);
@@ -26,7 +32,7 @@ export function fromTemplate(template: CommandTemplate, facts: RuntimeFacts, ctx
     return list && list in many ? [...many[list]!] : [fill(arg)];
   });
   const env = template.env ? Object.fromEntries(Object.entries(template.env).map(([k, v]) => [k, fill(v)])) : undefined;
-  return env ? { argv, env } : { argv };
+  return { argv, env, artifact: template.artifact === undefined ? undefined : fill(template.artifact) };
 }
 
 /** A runtime's facts and host side, with its commands from the host file, else from the registry's templates. */
@@ -35,7 +41,11 @@ function assemble(facts: RuntimeFacts & { id: RuntimeId }, host: RuntimeHost): R
   if (!run) throw new Error(`runtime ${facts.id}: neither its registry entry nor functions/runner/runtimes/${facts.id}.ts says how to run it`);
   const compile = host.compile ?? (facts.compile && ((ctx: CommandContext) => fromTemplate(facts.compile!, facts, ctx)));
   if (facts.compiled !== (compile !== undefined)) throw new Error(`runtime ${facts.id}: compiled is ${facts.compiled} but a compile command is ${compile ? '' : 'not '}given`);
-  return { ...facts, ...host, run, compile } as RuntimeDefinition;
+  // The registry's artifact, unless the host file reads the binary from the compiler's output.
+  const compiledBinary =
+    host.compiledBinary ??
+    (facts.compile && ((ctx: CommandContext, stdout: string) => ({ binary: fill(facts.compile!, facts, ctx).artifact!, stdout })));
+  return { ...facts, ...host, run, compile, compiledBinary } as RuntimeDefinition;
 }
 
 // Each runtime's host side is the file named by its id: the registry is the only list.

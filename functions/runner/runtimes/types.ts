@@ -7,6 +7,8 @@ import type { Overlay } from '../sandbox/types.js';
 export interface Toolchain {
   root: string;
   bin: string;
+  /** Host paths outside `root` it reads (the registry's sandbox binds), bound read-only where they exist. */
+  binds?: readonly string[];
 }
 
 /** Paths and inputs of one execution, as the program sees them (sandbox-mapped). */
@@ -23,6 +25,10 @@ export interface CommandContext {
   files: readonly string[];
   args: readonly string[];
   tool: Toolchain;
+  /** The request's files (and the runtime's scaffold) by path: request data, never a program's output. */
+  sources: Readonly<Record<string, string>>;
+  /** The phase's memory cap, bytes (for toolchains that cannot see their cgroup). */
+  memoryBytes: number;
 }
 
 /** A command to spawn: argv[0] is an absolute path (no shell, no PATH lookup). */

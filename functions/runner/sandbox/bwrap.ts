@@ -137,6 +137,8 @@ export class BwrapSandbox implements Sandbox {
     for (const { runtime, tool } of o.tools) {
       const mount = toolMount(tool, runtime);
       if (mount.bind) args.push('--ro-bind', tool.root, mount.root);
+      // What the toolchain reads outside its directory (the registry's binds), where it exists here.
+      for (const p of tool.binds ?? []) args.push('--ro-bind-try', p, p);
     }
     for (const p of o.readOnlyPaths) args.push('--ro-bind-try', p, p);
     args.push('--bind', o.dirs.work, WORK);
