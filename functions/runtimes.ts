@@ -256,7 +256,7 @@ export const RUNTIMES = [
     },
     image: { version: '1.23.12', promised: '1.23' },
     here: 'Go 1.23 (`golang-1.23-go`)',
-    how: '`go build` (offline, `CGO_ENABLED=0`, pre-warmed cache), then the binary',
+    how: '`go build` (offline, `CGO_ENABLED=0`, prebuilt standard library cache), then the binary',
     toolVariable: 'RUNTOOLS_GO',
   },
   {

@@ -21,7 +21,7 @@ const HELPERS = 'functions/runner/sandbox/launcher';
 const ENTRIES = {
   lambda: 'functions/runner/lambda.ts',
   task: 'functions/runner/task.ts',
-  'warm-go-cache': 'scripts/warm-go-cache.ts',
+  'build-go-cache': 'scripts/build-go-cache.ts',
 };
 
 /** Writes by rename: a runner started while another process rebuilds never reads half a file. */

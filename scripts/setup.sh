@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what runtools needs on this machine, idempotently: bubblewrap, Python 3 with numpy,
 # Go 1.23 (Debian bookworm-backports), a C linker for Rust, npm dependencies (which ship Bun and
-# Deno), and the pre-warmed Go build cache. Safe to run again; fast when everything is there.
+# Deno), and the prebuilt Go build cache. Safe to run again; fast when everything is there.
 #   bash scripts/setup.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -71,7 +71,7 @@ fi
 
 # The Go build cache, compiled once and shared read-only by every execution.
 if [[ -x "$GO_BIN" ]] || command -v go >/dev/null 2>&1; then
-  node_modules/.bin/tsx scripts/warm-go-cache.ts
+  node_modules/.bin/tsx scripts/build-go-cache.ts
 fi
 
 info "ready: $(command -v bwrap >/dev/null 2>&1 && bwrap --version || echo 'no bubblewrap')"

@@ -15,7 +15,7 @@ import { checkBeneath, relativeBeneath, UnsafeFileError } from './hostile-fs.js'
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { findToolchain, getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
-import { baseEnv, type ResourceLimits, type Sandbox, type SandboxSpawn, type WarmInterpreter } from './sandbox/types.js';
+import { baseEnv, type ResourceLimits, type Sandbox, type SandboxSpawn, type StartedInterpreter } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
 import { writeFiles, type Workspace } from './workspace.js';
 
@@ -125,15 +125,15 @@ export class Runner {
    * Keeps `size` sandboxes prepared ahead of requests (bwrap), exposing every installed toolchain.
    * Each is used for exactly one execution, then destroyed; the pool refills in the background.
    */
-  async warm(size: number): Promise<void> {
-    if (!this.sandbox.warm || size <= 0) return;
+  async keepPrepared(size: number): Promise<void> {
+    if (!this.sandbox.keepPrepared || size <= 0) return;
     const tools = [];
-    const interpreters: WarmInterpreter[] = [];
+    const interpreters: StartedInterpreter[] = [];
     for (const rt of RUNTIMES) {
       const found = await this.locate(rt.id);
       if (!found) continue;
       tools.push({ runtime: rt.id, tool: found.tool });
-      if (rt.warmStart && !rt.compile) {
+      if (rt.startAhead && !rt.compile) {
         const view = this.sandbox.view({ work: '', out: '', tmp: '' }, found.tool, rt.id);
         const ctx: CommandContext = {
           workDir: view.workDir, outDir: view.outDir, tmpDir: view.tmpDir, entry: rt.entrypoint, files: [rt.entrypoint], args: [], tool: view.tool,
@@ -145,12 +145,12 @@ export class Runner {
           runtime: rt.id,
           argv: cmd.argv,
           env: { ...baseEnv(view, searchPath(view.tool)), ...cmd.env },
-          hostDir: rt.warmStart.hostDir,
-          hookEnv: rt.warmStart.env,
+          hostDir: rt.startAhead.hostDir,
+          hookEnv: rt.startAhead.env,
         });
       }
     }
-    this.sandbox.warm({ size, workRoot: this.workRoot, tools, limits: this.runLimits, interpreters });
+    this.sandbox.keepPrepared({ size, workRoot: this.workRoot, tools, limits: this.runLimits, interpreters });
   }
 
   /** Stops prepared sandboxes (executions in flight finish on their own), once every finished execution is cleaned up. */
@@ -206,9 +206,9 @@ export class Runner {
 
     // An interpreter started ahead stands for the default entry run with no args, and only when
     // the request's environment does not change how it starts.
-    const warm = rt.warmStart && entry === rt.entrypoint && req.args.length === 0 && rt.warmStart.accepts(req.env) ? rt.id : undefined;
+    const ahead = rt.startAhead && entry === rt.entrypoint && req.args.length === 0 && rt.startAhead.accepts(req.env) ? rt.id : undefined;
     const started = performance.now();
-    const ws = await this.sandbox.workspace(this.workRoot, warm);
+    const ws = await this.sandbox.workspace(this.workRoot, ahead);
     try {
       await writeFiles(ws.dirs.work, files);
       const view = this.sandbox.view(ws.dirs, found.tool, rt.id);

@@ -20,7 +20,7 @@ async function masterListing(master: string): Promise<Array<[string, string[]]>>
 
 /**
  * Gives one compilation its own Go build cache: fresh directories whose entries are symlinks
- * to the pre-warmed master. Go reads through them; new entries land in the private directories;
+ * to the prebuilt master. Go reads through them; new entries land in the private directories;
  * the master itself is mounted read-only and never changes.
  * `masterAsSeen` is the master's path inside the sandbox.
  */

@@ -27,7 +27,7 @@ export async function createRunner(
     typeof options.sandbox === 'object' ? options.sandbox : createSandbox(options.sandbox ?? 'bwrap', { network: options.network });
   await sandbox.check();
   const runner = new Runner({ ...options, sandbox });
-  await runner.warm(options.poolSize ?? 0);
+  await runner.keepPrepared(options.poolSize ?? 0);
   return runner;
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 
 const isRoot = () => process.getuid?.() === 0;
 
-/** Where the pre-warmed Go build cache lives (read-only to executions). */
+/** Where the prebuilt Go build cache lives (read-only to executions). */
 export function goCacheMaster(): string {
   if (process.env.RUNTOOLS_GO_CACHE) return process.env.RUNTOOLS_GO_CACHE;
   return isRoot() ? '/var/cache/runtools/go-build' : path.join(os.homedir(), '.cache/runtools/go-build');

@@ -50,8 +50,8 @@ describe('runtime images', () => {
     expect(text).toContain('COPY --from=helpers /out/runtools-nodump.so /opt/runtools/nodump.so');
   });
 
-  it('the Go image pre-warms its build cache and every image ships the runner bundle and bootstrap', () => {
-    expect(readFileSync(path.join(LAYERS, 'go/Dockerfile'), 'utf8')).toMatch(/RUN .*warm-go-cache\.mjs/);
+  it('the Go image prebuilds its build cache and every image ships the runner bundle and bootstrap', () => {
+    expect(readFileSync(path.join(LAYERS, 'go/Dockerfile'), 'utf8')).toMatch(/RUN .*build-go-cache\.mjs/);
     for (const runtime of RUNTIME_IDS) {
       const text = readFileSync(path.join(LAYERS, runtime, 'Dockerfile'), 'utf8');
       expect(text).toContain('COPY dist/lambda.mjs dist/task.mjs /opt/runtools/');

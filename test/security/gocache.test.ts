@@ -12,7 +12,7 @@ import type { TestRunner } from '../helpers/runner.js';
 import { expectContained, hostileRunner, newTag } from './harness.js';
 
 /*
- * Go build cache poisoning. Every Go compile gets a private cache: an overlay with the pre-warmed
+ * Go build cache poisoning. Every Go compile gets a private cache: an overlay with the prebuilt
  * master as its read-only lower layer (root), or directories of symlinks to the master bound
  * read-only during the compile; the master is not there at all during the run.
  * An attacker who could change the master would make a later, different execution link their

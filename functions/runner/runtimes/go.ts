@@ -28,7 +28,7 @@ function packageDir(ctx: CommandContext): string {
 }
 
 /**
- * Go 1.23, building the entry's package over the pre-warmed build cache (an overlay, or a symlink
+ * Go 1.23, building the entry's package over the prebuilt build cache (an overlay, or a symlink
  * farm, per compile: the shared cache is never written).
  */
 export default defineHost({
@@ -42,7 +42,7 @@ export default defineHost({
   },
   scaffold: ({ files }): Record<string, string> =>
     files.some((f) => f === 'go.mod' || f.endsWith('/go.mod')) ? {} : { 'go.mod': 'module main\n\ngo 1.23\n' },
-  // The pre-warmed master underneath, this build's entries on top: an overlay where the sandbox
+  // The prebuilt master underneath, this build's entries on top: an overlay where the sandbox
   // can mount one (a mount, ~1 ms), else a farm of 2,100 symlinks (~50-100 ms).
   async prepareCompile(host) {
     const target = path.join(host.hostOutDir, 'gocache');

@@ -13,10 +13,10 @@ export default defineHost({
     argv: (tool) => [tool.bin, '--version'],
     parse: (out) => out.replace(/^Python\s+/, '').trim(),
   },
-  // python-warm/sitecustomize.py holds the interpreter in start-up until the spec comes, then
+  // python-ahead/sitecustomize.py holds the interpreter in start-up until the spec comes, then
   // lets it open main.py as a fresh `python3 -u main.py` would.
-  warmStart: {
-    hostDir: path.join(path.dirname(fileURLToPath(import.meta.url)), 'python-warm'),
+  startAhead: {
+    hostDir: path.join(path.dirname(fileURLToPath(import.meta.url)), 'python-ahead'),
     env: (hookDir, specFd) => ({ PYTHONPATH: hookDir, RUNTOOLS_SPEC_FD: String(specFd) }),
     accepts: (env) => Object.keys(env).every((k) => !STARTUP_ENV.test(k)),
   },

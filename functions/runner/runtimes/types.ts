@@ -80,7 +80,7 @@ export interface RuntimeHost {
    * entry with no args. It waits during its start-up for the execution's spec and must then be
    * indistinguishable from a fresh start (see python.ts).
    */
-  warmStart?: {
+  startAhead?: {
     /** Host directory of its start-up hook, bound read-only inside the sandbox. */
     hostDir: string;
     /** Environment added to the waiting interpreter (the hook removes it): where the hook is, where the spec comes. */

@@ -10,7 +10,8 @@ import type { Readable, Writable } from 'node:stream';
 import { createWorkspace, removeWorkspace, type Workspace } from '../workspace.js';
 import { launcherPath, launchSpec, spawnerPath } from './launcher.js';
 import { Spawner, type SpawnedChild } from './spawner.js';
-import type { ExecDirs, Overlay, ResourceLimits, Sandbox, SandboxSpawn, SandboxView, WarmInterpreter, WarmOptions } from './types.js';
+import { SandboxPool, type PreparedSandbox } from './pool.js';
+import type { ExecDirs, Overlay, PoolOptions, ResourceLimits, Sandbox, SandboxSpawn, SandboxView, StartedInterpreter } from './types.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -19,8 +20,8 @@ const OUT = '/out';
 const TMP = '/tmp';
 const TOOLS = '/opt/runtools';
 const LAUNCHER = '/opt/runtools/.launch';
-/** Where a waiting interpreter's start-up hook is bound. */
-const WARM_HOOK = '/opt/runtools/.warm';
+/** Where the start-up hook of an interpreter started ahead is bound. */
+const AHEAD_HOOK = '/opt/runtools/.ahead';
 /** The pipe the launcher reports the program's end on: the one after stdio. */
 const STATUS_FD = 3;
 /** The pipe a prepared sandbox reads the execution's spec from. */
@@ -123,7 +124,7 @@ export class BwrapSandbox implements Sandbox {
     dirs: ExecDirs;
     writableOut: boolean;
     cwd: string;
-    /** The start-up hook of an interpreter started ahead, bound read-only at WARM_HOOK. */
+    /** The start-up hook of an interpreter started ahead, bound read-only at AHEAD_HOOK. */
     hook?: string;
   }): string[] {
     const args = [...this.namespaceArgs(), ...this.rootArgs];
@@ -144,7 +145,7 @@ export class BwrapSandbox implements Sandbox {
     args.push('--bind', o.dirs.work, WORK);
     args.push(o.writableOut ? '--bind' : '--ro-bind', o.dirs.out, OUT);
     args.push('--ro-bind', launcherPath()!, LAUNCHER);
-    if (o.hook) args.push('--ro-bind', o.hook, WARM_HOOK);
+    if (o.hook) args.push('--ro-bind', o.hook, AHEAD_HOOK);
     // bwrap builds the root as a tmpfs; once everything is mounted it becomes read-only.
     args.push('--remount-ro', '/', '--chdir', o.cwd);
     return args;
@@ -203,12 +204,8 @@ export class BwrapSandbox implements Sandbox {
   }
 
   async run(spec: SandboxSpawn): Promise<ProcessOutcome> {
-    const prepared = this.prepared.get(spec.id);
-    if (prepared && !spec.writableOut && spec.readOnlyPaths.length === 0 && this.fits(prepared, spec)) {
-      this.prepared.delete(spec.id);
-      if (prepared.interpreter) this.warmStarts++;
-      return this.runPrepared(prepared, spec);
-    }
+    const prepared = this.pool.claim(spec.id, (p) => this.fits(p, spec));
+    if (prepared) return this.runPrepared(prepared, spec);
     const args = this.sandboxArgs({ ...spec, tools: [{ runtime: spec.runtime, tool: spec.tool }], cwd: workCwd(spec.cwd) });
     const env = Object.entries(spec.env).flatMap(([k, v]) => ['--setenv', k, v]);
     const started = performance.now();
@@ -238,115 +235,52 @@ export class BwrapSandbox implements Sandbox {
     });
   }
 
-  // ---- sandboxes prepared ahead of requests ----
+  // ---- sandboxes prepared ahead of requests (pool.ts keeps them; this builds and runs them) ----
 
-  private pool: Prepared[] = [];
-  private readonly prepared = new Map<string, Prepared>();
-  /** What each execution in flight asked for: the interpreter's runtime, or null for the launcher. */
-  private readonly wanted = new Map<string, string | null>();
-  private warmOptions: WarmOptions | null = null;
-  /** Sandboxes being prepared (close() waits for them). */
-  private readonly preparing = new Set<Promise<void>>();
-  private closed = false;
-  /** Executions that ran in an interpreter started ahead of them. */
-  warmStarts = 0;
+  private readonly pool = new SandboxPool<Prepared>({
+    build: (o, interpreter) => this.prepare(o, interpreter),
+    discard: (p, removeWs) => this.discard(p, removeWs),
+  });
 
   /** Prepared sandboxes waiting, by what waits in them: a runtime's interpreter, or `launcher`. */
   pooled(): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const p of this.pool) {
-      const kind = p.interpreter?.runtime ?? 'launcher';
-      counts[kind] = (counts[kind] ?? 0) + 1;
-    }
-    return counts;
+    return this.pool.counts();
   }
 
-  warm(options: WarmOptions): void {
-    if (!launcherPath() || options.size <= 0) return;
-    this.warmOptions = options;
-    this.refill(null);
+  /** Executions that ran in an interpreter started ahead of them. */
+  get interpreterStarts(): number {
+    return this.pool.interpreterStarts;
   }
 
-  /**
-   * A prepared sandbox of the kind asked for (an interpreter waiting, else the launcher), or a new
-   * workspace. When none of that kind is ready, one of another kind makes room: the pool follows
-   * what requests ask for.
-   */
-  async workspace(workRoot: string, warm?: string): Promise<Workspace> {
-    this.pool = this.pool.filter((p) => {
-      const usable = p.child.exitCode === null && p.child.signalCode === null && p.ws.root.startsWith(workRoot);
-      if (!usable) void this.discard(p);
-      return usable;
-    });
-    const want = warm !== undefined && this.warmOptions?.interpreters.some((i) => i.runtime === warm) ? warm : null;
-    let i = this.pool.findIndex((p) => (p.interpreter?.runtime ?? null) === want);
-    if (i < 0) i = this.pool.findIndex((p) => p.interpreter === null);
-    let ws: Workspace;
-    if (i >= 0) {
-      const [p] = this.pool.splice(i, 1);
-      this.prepared.set(p!.ws.id, p!);
-      ws = p!.ws;
-    } else {
-      if (this.pool.length > 0) void this.discard(this.pool.shift()!);
-      ws = await createWorkspace(workRoot);
-    }
-    this.wanted.set(ws.id, want);
-    return ws;
+  keepPrepared(options: PoolOptions): void {
+    if (launcherPath()) this.pool.keep(options);
   }
 
-  async release(ws: Workspace): Promise<void> {
-    const unused = this.prepared.get(ws.id);
-    if (unused) {
-      this.prepared.delete(ws.id);
-      await this.discard(unused, false);
-    }
-    await removeWorkspace(ws);
-    const want = this.wanted.get(ws.id) ?? null;
-    this.wanted.delete(ws.id);
-    // Refill after the execution, not during it: preparing a sandbox competes for the same cores.
-    this.refill(want);
+  workspace(workRoot: string, interpreter?: string): Promise<Workspace> {
+    return this.pool.workspace(workRoot, interpreter);
+  }
+
+  release(ws: Workspace): Promise<void> {
+    return this.pool.release(ws);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    const all = [...this.pool, ...this.prepared.values()];
-    this.pool = [];
-    this.prepared.clear();
-    await Promise.all([...all.map((p) => this.discard(p)), ...this.preparing]);
+    await this.pool.close();
     this.spawner?.close();
-  }
-
-  /** Tops the pool up with sandboxes of one kind: `runtime`'s interpreter waiting, or the launcher. */
-  private refill(runtime: string | null): void {
-    const o = this.warmOptions;
-    if (!o || this.closed) return;
-    const interpreter = o.interpreters.find((i) => i.runtime === runtime) ?? null;
-    while (this.pool.length + this.preparing.size < o.size) {
-      const preparing: Promise<void> = this.prepare(o, interpreter)
-        .then((p) => {
-          if (this.closed) return this.discard(p);
-          this.pool.push(p);
-        })
-        .catch(() => {
-          /* a sandbox that cannot be prepared is built per request instead */
-        })
-        .finally(() => this.preparing.delete(preparing));
-      this.preparing.add(preparing);
-    }
   }
 
   /**
    * Builds a sandbox around a fresh workspace and leaves it waiting for the execution's spec: in
    * the launcher, or in `interpreter` started as far as its start-up hook.
    */
-  private async prepare(o: WarmOptions, interpreter: WarmInterpreter | null): Promise<Prepared> {
+  private async prepare(o: PoolOptions, interpreter: StartedInterpreter | null): Promise<Prepared> {
     const ws = await createWorkspace(o.workRoot);
     const args = this.sandboxArgs({
       limits: o.limits, tools: o.tools, readOnlyPaths: [], dirs: ws.dirs, writableOut: false, cwd: WORK,
       hook: interpreter?.hostDir,
     });
     if (interpreter) {
-      const env = { ...interpreter.env, ...interpreter.hookEnv(WARM_HOOK, SPEC_FD) };
+      const env = { ...interpreter.env, ...interpreter.hookEnv(AHEAD_HOOK, SPEC_FD) };
       args.push(...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]), '--', ...LAUNCH, '--', ...interpreter.argv);
     } else {
       args.push('--', ...LAUNCH, '-w', String(SPEC_FD));
@@ -358,7 +292,11 @@ export class BwrapSandbox implements Sandbox {
       await removeWorkspace(ws);
       throw err;
     }
-    return { ws, ...started, interpreter, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)) };
+    const { child } = started;
+    return {
+      ws, ...started, interpreter, limits: o.limits, tools: new Set(o.tools.map((t) => t.tool.bin)),
+      alive: () => child.exitCode === null && child.signalCode === null,
+    };
   }
 
   private fits(p: Prepared, spec: SandboxSpawn): boolean {
@@ -368,7 +306,7 @@ export class BwrapSandbox implements Sandbox {
     const i = p.interpreter;
     if (i && (spec.runtime !== i.runtime || spec.cwd || spec.argv.length !== i.argv.length || spec.argv.some((arg, k) => arg !== i.argv[k]))) return false;
     return (
-      p.tools.has(spec.tool.bin) &&
+      !spec.writableOut && spec.readOnlyPaths.length === 0 && p.tools.has(spec.tool.bin) &&
       a.memoryBytes === b.memoryBytes && a.pids === b.pids && a.fileSizeBytes === b.fileSizeBytes &&
       a.openFiles === b.openFiles && a.tmpBytes === b.tmpBytes
     );
@@ -394,12 +332,9 @@ export class BwrapSandbox implements Sandbox {
 }
 
 /** A sandbox built ahead of a request, its launcher (or interpreter) waiting on SPEC_FD. */
-interface Prepared {
-  ws: Workspace;
+interface Prepared extends PreparedSandbox {
   child: SpawnedChild;
   cgroup: Cgroup | null;
-  /** The interpreter waiting in it, or null for the launcher. */
-  interpreter: WarmInterpreter | null;
   limits: ResourceLimits;
   /** Toolchain binaries it exposes. */
   tools: Set<string>;

@@ -57,18 +57,18 @@ export interface SandboxSpawn {
 }
 
 /** Sandboxes prepared ahead of requests: how many, where, and what they expose. */
-export interface WarmOptions {
+export interface PoolOptions {
   size: number;
   workRoot: string;
   /** Every toolchain a prepared sandbox exposes (it does not know the runtime yet). */
   tools: Array<{ runtime: string; tool: Toolchain }>;
   limits: ResourceLimits;
   /** Interpreters a prepared sandbox may have started and waiting, by runtime. */
-  interpreters: WarmInterpreter[];
+  interpreters: StartedInterpreter[];
 }
 
-/** An interpreter started ahead of a request (RuntimeDefinition.warmStart), in sandbox paths. */
-export interface WarmInterpreter {
+/** An interpreter started ahead of a request (RuntimeHost.startAhead), in sandbox paths. */
+export interface StartedInterpreter {
   runtime: string;
   /** The run command it stands for (default entry, no args), in the work dir, and its environment. */
   argv: string[];
@@ -95,14 +95,14 @@ export interface Sandbox {
   /** Whether a phase can have overlayfs mounts of its own (SandboxSpawn.overlays). */
   readonly overlays: boolean;
   /**
-   * A fresh workspace for one execution (a prepared one when the sandbox keeps a pool). `warm`
+   * A fresh workspace for one execution (a prepared one when the sandbox keeps a pool). `interpreter`
    * names the runtime when the execution can use an interpreter started ahead of it.
    */
-  workspace(workRoot: string, warm?: string): Promise<Workspace>;
+  workspace(workRoot: string, interpreter?: string): Promise<Workspace>;
   /** Disposes what the execution left: its prepared sandbox if unused, and its workspace. */
   release(ws: Workspace): Promise<void>;
   /** Keeps `size` sandboxes prepared ahead of requests, refilled in the background. */
-  warm?(options: WarmOptions): void;
+  keepPrepared?(options: PoolOptions): void;
   /** Stops every prepared sandbox. */
   close?(): Promise<void>;
   /** How host paths appear inside this sandbox. */

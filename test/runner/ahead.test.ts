@@ -8,8 +8,8 @@ import type { BwrapSandbox } from '../../functions/runner/sandbox/bwrap.js';
 import { launcherPath } from '../../functions/runner/sandbox/launcher.js';
 
 /**
- * Python interpreters started ahead of requests (functions/runner/runtimes/python-warm): a program
- * must not be able to tell one from a fresh `python3 -u main.py`. Every probe runs in a warm
+ * Python interpreters started ahead of requests (functions/runner/runtimes/python-ahead): a program
+ * must not be able to tell one from a fresh `python3 -u main.py`. Every probe runs in an interpreter started ahead
  * interpreter (checked) and in a fresh one, and everything it prints must be the same.
  */
 const PROBE = `import os, sys
@@ -30,33 +30,33 @@ print(repr(input()))
 const comparable = (r: ExecuteResult) => ({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut });
 
 describe.runIf(launcherPath() !== null)('python interpreters started ahead', () => {
-  let warm: Runner;
+  let ahead: Runner;
   let fresh: Runner;
-  const roots = [mkdtempSync(path.join(os.tmpdir(), 'runtools-warm-')), mkdtempSync(path.join(os.tmpdir(), 'runtools-cold-'))];
-  const sandbox = () => warm.sandbox as unknown as BwrapSandbox;
+  const roots = [mkdtempSync(path.join(os.tmpdir(), 'runtools-ahead-')), mkdtempSync(path.join(os.tmpdir(), 'runtools-cold-'))];
+  const sandbox = () => ahead.sandbox as unknown as BwrapSandbox;
   const parse = (req: ExecuteRequest) => ExecuteRequestSchema.parse(req);
 
   /** Runs req once in a waiting interpreter (asserting it was one) and once fresh. */
   async function both(req: ExecuteRequest) {
     for (let i = 0; i < 200 && !sandbox().pooled().python; i++) await new Promise((r) => setTimeout(r, 25));
-    const before = sandbox().warmStarts;
-    const a = await warm.execute(parse(req));
-    expect(sandbox().warmStarts, 'ran in a waiting interpreter').toBe(before + 1);
+    const before = sandbox().interpreterStarts;
+    const a = await ahead.execute(parse(req));
+    expect(sandbox().interpreterStarts, 'ran in a waiting interpreter').toBe(before + 1);
     const b = await fresh.execute(parse(req));
-    return { warm: a, fresh: b };
+    return { ahead: a, fresh: b };
   }
 
   beforeAll(async () => {
-    warm = await createRunner({ workRoot: roots[0], poolSize: 2 });
+    ahead = await createRunner({ workRoot: roots[0], poolSize: 2 });
     fresh = await createRunner({ workRoot: roots[1] });
     // Python requests turn the pool over to waiting interpreters.
     for (let i = 0; i < 20 && !sandbox().pooled().python; i++) {
-      await warm.execute(parse({ runtime: 'python', code: 'pass' }));
+      await ahead.execute(parse({ runtime: 'python', code: 'pass' }));
       await new Promise((r) => setTimeout(r, 100));
     }
   });
   afterAll(async () => {
-    await warm.close();
+    await ahead.close();
     await fresh.close();
     for (const root of roots) rmSync(root, { recursive: true, force: true });
   });
@@ -76,16 +76,16 @@ describe.runIf(launcherPath() !== null)('python interpreters started ahead', () 
     ['a coding cookie and a BOM', { runtime: 'python', code: '\ufeff# -*- coding: utf-8 -*-\nprint("é", __doc__)\n' }],
   ])('%s: the same as a fresh start', async (_name, req) => {
     const r = await both(req);
-    expect(comparable(r.warm)).toEqual(comparable(r.fresh));
+    expect(comparable(r.ahead)).toEqual(comparable(r.fresh));
   });
 
   it('prints the same probe a fresh interpreter prints (sanity of the probe itself)', async () => {
     const r = await both({ runtime: 'python', code: PROBE, stdin: 'x\n' });
-    expect(r.warm.exitCode).toBe(0);
-    expect(r.warm.stdout).toMatch(/^\['main.py'\] \['\/usr\/bin\/python3[.0-9]*', '-u', 'main.py'\]/);
-    expect(r.warm.stdout).not.toContain('RUNTOOLS_SPEC_FD');
-    expect(r.warm.stdout).not.toContain('/opt/runtools/.warm');
-    expect(r.warm.stdout).toContain('None False');
+    expect(r.ahead.exitCode).toBe(0);
+    expect(r.ahead.stdout).toMatch(/^\['main.py'\] \['\/usr\/bin\/python3[.0-9]*', '-u', 'main.py'\]/);
+    expect(r.ahead.stdout).not.toContain('RUNTOOLS_SPEC_FD');
+    expect(r.ahead.stdout).not.toContain('/opt/runtools/.ahead');
+    expect(r.ahead.stdout).toContain('None False');
   });
 
   it.each<[string, ExecuteRequest]>([
@@ -97,22 +97,22 @@ describe.runIf(launcherPath() !== null)('python interpreters started ahead', () 
     ['another entry file', { runtime: 'python', files: { 'app.py': 'print(__file__)' }, entrypoint: 'app.py' }],
   ])('a request with %s starts a fresh interpreter, with the same result', async (_name, req) => {
     for (let i = 0; i < 200 && !sandbox().pooled().python; i++) await new Promise((r) => setTimeout(r, 25));
-    const before = sandbox().warmStarts;
-    const a = await warm.execute(parse(req));
-    expect(sandbox().warmStarts).toBe(before);
+    const before = sandbox().interpreterStarts;
+    const a = await ahead.execute(parse(req));
+    expect(sandbox().interpreterStarts).toBe(before);
     const b = await fresh.execute(parse(req));
     expect(comparable(a)).toEqual(comparable(b));
   });
 
   it('carries nothing from one execution to the next', async () => {
     const first = await both({ runtime: 'python', code: 'import os, builtins\nos.environ["LEAK"] = "1"\nbuiltins.leak = 1\nopen("/tmp/leak", "w").write("1")\nopen("left.txt", "w").write("1")\nprint("set")' });
-    expect(first.warm.stdout).toBe('set\n');
+    expect(first.ahead.stdout).toBe('set\n');
     const second = await both({ runtime: 'python', code: 'import os, builtins\nprint(os.environ.get("LEAK"), hasattr(builtins, "leak"), os.path.exists("/tmp/leak"), os.listdir("."))' });
-    expect(second.warm.stdout).toBe("None False False ['main.py']\n");
+    expect(second.ahead.stdout).toBe("None False False ['main.py']\n");
   });
 
   it('other runtimes still get a prepared sandbox, and the pool follows the requests', async () => {
-    for (let i = 0; i < 3; i++) expect((await warm.execute(parse({ runtime: 'node', code: 'console.log(1)' }))).stdout).toBe('1\n');
+    for (let i = 0; i < 3; i++) expect((await ahead.execute(parse({ runtime: 'node', code: 'console.log(1)' }))).stdout).toBe('1\n');
     for (let i = 0; i < 200 && !sandbox().pooled().launcher; i++) await new Promise((r) => setTimeout(r, 25));
     expect(sandbox().pooled().launcher).toBeGreaterThan(0);
   });

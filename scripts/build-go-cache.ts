@@ -1,5 +1,5 @@
 /**
- * Pre-warms the shared Go build cache: compiles the standard library with exactly the
+ * Builds the shared Go build cache ahead of executions: compiles the standard library with exactly the
  * environment executions use, then publishes the cache read-only. Idempotent.
  */
 import { execFileSync } from 'node:child_process';
@@ -31,7 +31,7 @@ function publish(dir: string): void {
 
 const tool = await findToolchain(getRuntime('go'));
 if (!tool) {
-  console.error('warm-go-cache: Go is not installed; skipping');
+  console.error('build-go-cache: Go is not installed; skipping');
   process.exit(0);
 }
 const master = goCacheMaster();
@@ -41,7 +41,7 @@ const version = execFileSync(tool.bin, ['env', 'GOVERSION'], { env: { PATH: '/us
 const stampFile = path.join(master, STAMP);
 if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === `${version} ${tool.bin} ${LAYOUT}`) process.exit(0);
 
-console.error(`warm-go-cache: building the ${version} standard library into ${master} (about a minute, once)`);
+console.error(`build-go-cache: building the ${version} standard library into ${master} (about a minute, once)`);
 const staging = `${master}.staging-${process.pid}`;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'runtools-warm-'));
 try {
@@ -59,7 +59,7 @@ try {
   }
   renameSync(staging, master);
   const files = readdirSync(master).filter((d) => statSync(path.join(master, d)).isDirectory()).length;
-  console.error(`warm-go-cache: done (${files} cache directories)`);
+  console.error(`build-go-cache: done (${files} cache directories)`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
   if (existsSync(staging)) {
