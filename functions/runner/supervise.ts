@@ -2,8 +2,11 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { CgroupUsage } from './cgroup.js';
-import { OutputCollector } from './output.js';
-import { parseReport, phaseStatus, signalName, type LaunchReport, type PhaseStatus, type Termination } from './status.js';
+import { phaseStatus, signalName, type LaunchReport, type PhaseStatus, type Termination } from './status.js';
+import { captureOutput } from './supervise/capture.js';
+import { whenDrained } from './supervise/drain.js';
+import { readReport } from './supervise/report.js';
+import { armTimeout } from './supervise/timeout.js';
 
 /** What one supervised process produced: the shape every phase result is built from. */
 export interface ProcessOutcome {
@@ -65,14 +68,13 @@ export function signalOfStatus(code: number): string | null {
   return code > 128 && code < 128 + 65 ? signalName(code - 128) : null;
 }
 
-/** How long to wait for pipes to drain after the process tree is gone. */
-const DRAIN_GRACE_MS = 200;
-
 /**
  * Spawns argv without a shell and supervises it: feeds stdin, caps each output stream
  * (killing the tree when a cap is exceeded), kills the whole tree at the timeout, and
  * never waits on pipes held open by stray descendants. The exit status comes from the
  * launcher's report when there is one (bwrap and a plain parent only see an exit code).
+ * Each concern is its own small piece (supervise/): the timeout, the output caps, the
+ * launcher's report, the drain; the termination reason is set once, by the first cause.
  */
 export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
   return new Promise((resolve) => {
@@ -90,16 +92,13 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
       resolve(failure(`could not start ${opts.argv[0]}: ${(err as Error).message}`, started));
       return;
     }
-    const stdout = new OutputCollector(opts.outputLimitBytes);
-    const stderr = new OutputCollector(opts.outputLimitBytes);
     let termination: Termination | null = null;
     let report: LaunchReport | null = null;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     let spawnError: Error | null = null;
     let setupFailed = false;
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    let drainTimer: NodeJS.Timeout | undefined;
+    let timeout: { clear(): void } | undefined;
 
     const kill = (reason: Termination | 'exit' | 'setup') => {
       if (reason !== 'exit' && reason !== 'setup') termination ??= reason;
@@ -109,12 +108,19 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
         /* best effort; the tree may be gone */
       }
     };
+    const streams = { stdout: child.stdout!, stderr: child.stderr! };
+    const output = captureOutput(streams, opts.outputLimitBytes, () => kill('output'));
+    // The program has ended: whatever happens after (teardown, draining) is not its timeout.
+    readReport(opts.report?.(child), (r) => {
+      report = r;
+      timeout?.clear();
+    });
 
     const finish = async () => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      clearTimeout(drainTimer);
+      timeout?.clear();
+      drain.cancel();
       opts.signal?.removeEventListener('abort', onAbort);
       for (const s of child.stdio) s?.destroy();
       const durationMs = Math.round(performance.now() - started);
@@ -123,34 +129,21 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
         resolve(failure(`could not start ${opts.argv[0]}: ${spawnError.message}`, started));
         return;
       }
-      let exitCode: number;
-      let signal: string | null;
-      if (report) {
-        signal = report.signal;
-        exitCode = report.code ?? 128 + (constants.signals[report.signal as NodeJS.Signals] ?? 0);
-      } else if (termination) {
-        // Killed with its launcher before it could say anything: by us.
-        exitCode = 137;
-        signal = 'SIGKILL';
-      } else {
-        // No report: the launcher itself was killed (an OOM kill, or from outside); the sandbox
-        // reports its status as 128+N.
-        exitCode = exit?.code ?? (exit?.signal ? 128 + (constants.signals[exit.signal] ?? 0) : 1);
-        signal = exit?.signal ?? signalOfStatus(exitCode);
-      }
+      const { exitCode, signal } = endOf(report, termination, exit);
       resolve({
-        stdout: stdout.text(),
-        stderr: stderr.text(),
+        stdout: output.stdout.text(),
+        stderr: output.stderr.text(),
         exitCode,
         signal,
         timedOut: termination === 'timeout',
-        truncated: stdout.overflowed || stderr.overflowed,
+        truncated: output.truncated,
         durationMs,
         status: phaseStatus({ termination, oomKills: usage?.oomKills ?? 0, exitCode, signal }),
         cpuTimeMs: usage?.cpuTimeMs ?? report?.cpuTimeMs ?? 0,
         memoryPeakBytes: usage?.memoryPeakBytes ?? report?.maxRssBytes ?? 0,
       });
     };
+    const drain = whenDrained(streams, () => void finish());
 
     const onAbort = () => kill('aborted');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -161,35 +154,11 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
       spawnError = err;
       void finish();
     });
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (!stdout.push(chunk)) kill('output');
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      if (!stderr.push(chunk)) kill('output');
-    });
-    let line = '';
-    opts.report?.(child)?.on('data', (chunk: Buffer) => {
-      line += chunk.toString('latin1');
-      if (line.length > 256) line = '';
-      if (!line.endsWith('\n') || report) return;
-      report = parseReport(line);
-      // The program has ended: whatever happens after (teardown, draining) is not its timeout.
-      if (report) clearTimeout(timer);
-    });
-    // Done once the process has exited and both output streams have ended: waiting for their
-    // handles to close as well ('close') costs another turn of a busy event loop.
-    let ended = 0;
-    const onEnd = () => {
-      if (++ended === 2 && exit) void finish();
-    };
-    child.stdout!.once('end', onEnd);
-    child.stderr!.once('end', onEnd);
     child.on('exit', (code, signal) => {
       exit = { code, signal };
       // Anything the program left behind dies with it; then give the pipes a moment to drain.
       kill('exit');
-      if (ended === 2) void finish();
-      else drainTimer = setTimeout(finish, DRAIN_GRACE_MS);
+      drain.exited();
     });
     child.on('close', () => void finish());
 
@@ -202,7 +171,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
         kill('setup');
         return;
       }
-      timer = setTimeout(() => kill('timeout'), opts.timeoutMs);
+      if (!report) timeout = armTimeout(opts.timeoutMs, () => kill('timeout'));
       const stdin = child.stdin!;
       stdin.on('error', () => {
         /* the program closed stdin early: not an error */
@@ -212,6 +181,21 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     if (child.pid === undefined) return; // 'error' follows
     void begin();
   });
+}
+
+/**
+ * How the program ended: the launcher's report (its wait status) when there is one; else, when
+ * supervision killed it, SIGKILL; else the sandbox's own exit status, where 128+N means signal N.
+ */
+function endOf(
+  report: LaunchReport | null,
+  termination: Termination | null,
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null,
+): { exitCode: number; signal: string | null } {
+  if (report) return { exitCode: report.code ?? 128 + (constants.signals[report.signal as NodeJS.Signals] ?? 0), signal: report.signal };
+  if (termination) return { exitCode: 137, signal: 'SIGKILL' };
+  const exitCode = exit?.code ?? (exit?.signal ? 128 + (constants.signals[exit.signal] ?? 0) : 1);
+  return { exitCode, signal: exit?.signal ?? signalOfStatus(exitCode) };
 }
 
 /** The outcome of a process that could not be started. */
