@@ -290,6 +290,38 @@ export const RUNTIMES = [
     how: '`rustc --edition 2021`, or offline `cargo build` when a `Cargo.toml` is sent',
     toolVariable: 'RUNTOOLS_RUSTC',
   },
+  {
+    id: 'ruby',
+    name: 'Ruby',
+    aliases: ['rb'],
+    entrypoint: 'main.rb',
+    compiled: false,
+    extensions: ['.rb'],
+    lineComment: '#',
+    hello: 'puts "hello"\n',
+    samples: {
+      multi: {
+        'main.rb': "require_relative 'lib/helper'\n\nputs Helper.greet('W')\n",
+        'lib/helper.rb': 'module Helper\n  def self.greet(name)\n    "Hello, #{name}!"\n  end\nend\n',
+      },
+      stdin: '$stdout.write($stdin.read.upcase)\n',
+      env: "puts ENV['GREETING']\n",
+      args: "puts ARGV.join('|')\n",
+      exit: 'exit 3\n',
+      error: { code: "raise 'boom'\n", exitCode: 1, stderr: 'main\\.rb:1:in .<main>.: boom \\(RuntimeError\\)' },
+      sleeper: "spawn('sleep', '60')\nsleep 60\n",
+      forkBomb: 'loop do\n  begin\n    fork\n  rescue SystemCallError\n    # at the limit\n  end\nend\n',
+      memoryBomb: "hog = []\nloop { hog << ('x' * (16 << 20)) }\n",
+      flood: "s = 'x' * 65536\nloop { $stdout.write(s) }\n",
+      connect: "require 'socket'\n\nbegin\n  TCPSocket.new('127.0.0.1', Integer(ARGV[0])).close\n  puts 'CONNECTED'\nrescue SystemCallError, SocketError\n  puts 'blocked'\nend\n",
+    },
+    image: { version: '3.3.10', promised: '3.3' },
+    here: "Debian's Ruby 3.1 (`ruby`) with its default and bundled gems",
+    how: '`ruby -E UTF-8` (stdout is buffered on a pipe, as Ruby does: `$stdout.sync = true` keeps what a timeout would cut)',
+    toolVariable: 'RUNTOOLS_RUBY',
+    // Request files and stdin are UTF-8 whatever the request's LANG says (LANG=C would make them US-ASCII).
+    run: { argv: ['{tool}', '-E', 'UTF-8', '{entry}', '{args}'] },
+  },
 ] as const satisfies readonly RuntimeFacts[];
 
 export type RuntimeId = (typeof RUNTIMES)[number]['id'];

@@ -2,6 +2,7 @@
 # Installs what runtools needs on this machine, idempotently: bubblewrap, Python 3 with numpy,
 # Go 1.23 (Debian bookworm-backports), a C linker for Rust, npm dependencies (which ship Bun and
 # Deno), and the pre-warmed Go build cache. Safe to run again; fast when everything is there.
+# Also from Debian: Ruby.
 #   bash scripts/setup.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,6 +22,7 @@ command -v bwrap >/dev/null 2>&1 || apt_needed+=(bubblewrap)
 [[ -x "$GO_BIN" ]] || apt_needed+=(golang-1.23-go)
 command -v cc >/dev/null 2>&1 || apt_needed+=(gcc libc6-dev)
 [[ -f /usr/include/seccomp.h ]] || apt_needed+=(libseccomp-dev)
+[[ -x /usr/bin/ruby ]] || apt_needed+=(ruby)
 
 if ((${#apt_needed[@]})); then
   if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
