@@ -10,7 +10,7 @@
  *   {entry}    the entry file (relative)       {sources}  every request file with `extensions` (several arguments)
  *   {out}      the build output directory      {tmp}      the phase's private scratch directory
  *   {binary}   the built program (run phase)   {args}     the program's arguments (several)
- *   {memoryMiB} the phase's memory cap, MiB (for runtimes that cannot see their cgroup: the JVM, PHP)
+ *   {memoryMiB} the phase's memory cap, MiB (for runtimes that cannot see their cgroup, e.g. the JVM)
  * A runtime whose commands depend on its files (Go packages, Cargo projects) builds them in its
  * runner file instead.
  */
@@ -321,6 +321,57 @@ export const RUNTIMES = [
     toolVariable: 'RUNTOOLS_RUBY',
     // Request files and stdin are UTF-8 whatever the request's LANG says (LANG=C would make them US-ASCII).
     run: { argv: ['{tool}', '-E', 'UTF-8', '{entry}', '{args}'] },
+  },
+  {
+    id: 'php',
+    name: 'PHP',
+    aliases: [],
+    entrypoint: 'main.php',
+    compiled: false,
+    extensions: ['.php'],
+    lineComment: '//',
+    hello: '<?php\necho "hello\\n";\n',
+    samples: {
+      multi: {
+        'main.php': "<?php\nrequire __DIR__ . '/lib/helper.php';\n\necho greet('W'), \"\\n\";\n",
+        'lib/helper.php': '<?php\nfunction greet(string $name): string\n{\n    return "Hello, $name!";\n}\n',
+      },
+      stdin: '<?php\necho strtoupper(stream_get_contents(STDIN));\n',
+      env: "<?php\necho getenv('GREETING'), \"\\n\";\n",
+      args: "<?php\necho implode('|', array_slice($argv, 1)), \"\\n\";\n",
+      exit: '<?php\nexit(3);\n',
+      error: { code: "<?php\nthrow new RuntimeException('boom');\n", exitCode: 255, stderr: 'Fatal error: +Uncaught RuntimeException: boom in \\S*main\\.php:2' },
+      sleeper: "<?php\n$child = proc_open(['sleep', '60'], [], $pipes);\nsleep(60);\n",
+      forkBomb: "<?php\n$children = [];\nwhile (true) {\n    $child = @proc_open(['sleep', '60'], [], $pipes);\n    if ($child) $children[] = $child;\n}\n",
+      memoryBomb: "<?php\n$hog = [];\nwhile (true) $hog[] = str_repeat('x', 16 << 20);\n",
+      flood: "<?php\n$s = str_repeat('x', 65536);\nwhile (true) echo $s;\n",
+      connect: "<?php\n$s = @fsockopen('127.0.0.1', (int) $argv[1], $errno, $error, 2);\necho $s ? \"CONNECTED\\n\" : \"blocked\\n\";\n",
+    },
+    image: { version: '8.3.33', promised: '8.3' },
+    here: "Debian's PHP 8.2 CLI (`php-cli`, `php8.2-mbstring`)",
+    how: '`php` with the same settings on every host: errors on stderr, `E_ALL`, no memory limit of its own (the sandbox\'s cap is the limit)',
+    toolVariable: 'RUNTOOLS_PHP',
+    // Debian's php.ini and the official image (no php.ini) differ; these settings make both behave
+    // alike. memory_limit=-1: the sandbox's memory cap ends a program that needs more, as in every
+    // runtime (status memory_limit), not PHP's own 128 MiB default.
+    run: {
+      argv: [
+        '{tool}',
+        '-d', 'display_errors=stderr',
+        '-d', 'log_errors=0',
+        '-d', 'error_reporting=-1',
+        '-d', 'memory_limit=-1',
+        '-d', 'short_open_tag=0',
+        '-d', 'variables_order=EGPCS',
+        '-d', 'zend.assertions=1',
+        '-d', 'zend.exception_ignore_args=0',
+        '-d', 'zend.exception_string_param_max_len=15',
+        '{entry}',
+        '{args}',
+      ],
+    },
+    // Debian's php.ini and the ini files that load its shared extensions (ctype, iconv, mbstring, …).
+    sandbox: { binds: ['/etc/php'] },
   },
 ] as const satisfies readonly RuntimeFacts[];
 

@@ -27,6 +27,7 @@ describe('the runtime registry', () => {
       ['go', ['golang'], 'main.go'],
       ['rust', ['rs'], 'main.rs'],
       ['ruby', ['rb'], 'main.rb'],
+      ['php', [], 'main.php'],
     ];
     for (const [id, aliases, entry] of contract) {
       expect(RUNTIMES.find((r) => r.id === id), id).toMatchObject({ entrypoint: entry });
