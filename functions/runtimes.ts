@@ -373,6 +373,37 @@ export const RUNTIMES = [
     // Debian's php.ini and the ini files that load its shared extensions (ctype, iconv, mbstring, …).
     sandbox: { binds: ['/etc/php'] },
   },
+  {
+    id: 'bash',
+    name: 'Bash',
+    aliases: ['sh'],
+    entrypoint: 'main.sh',
+    compiled: false,
+    extensions: ['.sh', '.bash'],
+    lineComment: '#',
+    hello: 'echo hello\n',
+    samples: {
+      multi: {
+        'main.sh': 'source "$(dirname "${BASH_SOURCE[0]}")/lib/helper.sh"\n\ngreet W\n',
+        'lib/helper.sh': 'greet() {\n  echo "Hello, $1!"\n}\n',
+      },
+      stdin: "tr '[:lower:]' '[:upper:]'\n",
+      env: 'echo "$GREETING"\n',
+      args: "IFS='|'\necho \"$*\"\n",
+      exit: 'exit 3\n',
+      error: { code: 'set -e\nboom\necho unreachable\n', exitCode: 127, stderr: 'main\\.sh: line 2: boom: command not found' },
+      sleeper: 'sleep 60 &\nsleep 60\n',
+      forkBomb: 'while :; do\n  sleep 60 &\ndone\n',
+      memoryBomb: 'hog=x\nwhile :; do\n  hog+=$hog\ndone\n',
+      flood: "printf -v s '%65536s' ''\nwhile :; do\n  printf '%s' \"$s\"\ndone\n",
+      connect: 'if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then\n  echo CONNECTED\nelse\n  echo blocked\nfi\n',
+    },
+    image: { version: '5.2.15', promised: '5.2' },
+    here: "Debian's bash 5.2 with coreutils, grep, sed, awk and bc",
+    how: '`bash` (the alias `sh` runs bash too)',
+    toolVariable: 'RUNTOOLS_BASH',
+    run: { argv: ['{tool}', '{entry}', '{args}'] },
+  },
 ] as const satisfies readonly RuntimeFacts[];
 
 export type RuntimeId = (typeof RUNTIMES)[number]['id'];

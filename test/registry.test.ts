@@ -28,6 +28,7 @@ describe('the runtime registry', () => {
       ['rust', ['rs'], 'main.rs'],
       ['ruby', ['rb'], 'main.rb'],
       ['php', [], 'main.php'],
+      ['bash', ['sh'], 'main.sh'],
     ];
     for (const [id, aliases, entry] of contract) {
       expect(RUNTIMES.find((r) => r.id === id), id).toMatchObject({ entrypoint: entry });
