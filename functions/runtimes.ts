@@ -10,7 +10,7 @@
  *   {entry}    the entry file (relative)       {sources}  every request file with `extensions` (several arguments)
  *   {out}      the build output directory      {tmp}      the phase's private scratch directory
  *   {binary}   the built program (run phase)   {args}     the program's arguments (several)
- *   {memoryMiB} the phase's memory cap, MiB (for runtimes that cannot see their cgroup: the JVM, PHP)
+ *   {memoryMiB} the phase's memory cap, MiB (for runtimes that cannot see their cgroup, e.g. the JVM)
  * A runtime whose commands depend on its files (Go packages, Cargo projects) builds them in its
  * runner file instead.
  */
@@ -289,6 +289,120 @@ export const RUNTIMES = [
     here: 'rustc/cargo from rustup',
     how: '`rustc --edition 2021`, or offline `cargo build` when a `Cargo.toml` is sent',
     toolVariable: 'RUNTOOLS_RUSTC',
+  },
+  {
+    id: 'ruby',
+    name: 'Ruby',
+    aliases: ['rb'],
+    entrypoint: 'main.rb',
+    compiled: false,
+    extensions: ['.rb'],
+    lineComment: '#',
+    hello: 'puts "hello"\n',
+    samples: {
+      multi: {
+        'main.rb': "require_relative 'lib/helper'\n\nputs Helper.greet('W')\n",
+        'lib/helper.rb': 'module Helper\n  def self.greet(name)\n    "Hello, #{name}!"\n  end\nend\n',
+      },
+      stdin: '$stdout.write($stdin.read.upcase)\n',
+      env: "puts ENV['GREETING']\n",
+      args: "puts ARGV.join('|')\n",
+      exit: 'exit 3\n',
+      error: { code: "raise 'boom'\n", exitCode: 1, stderr: 'main\\.rb:1:in .<main>.: boom \\(RuntimeError\\)' },
+      sleeper: "spawn('sleep', '60')\nsleep 60\n",
+      forkBomb: 'loop do\n  begin\n    fork\n  rescue SystemCallError\n    # at the limit\n  end\nend\n',
+      memoryBomb: "hog = []\nloop { hog << ('x' * (16 << 20)) }\n",
+      flood: "s = 'x' * 65536\nloop { $stdout.write(s) }\n",
+      connect: "require 'socket'\n\nbegin\n  TCPSocket.new('127.0.0.1', Integer(ARGV[0])).close\n  puts 'CONNECTED'\nrescue SystemCallError, SocketError\n  puts 'blocked'\nend\n",
+    },
+    image: { version: '3.3.10', promised: '3.3' },
+    here: "Debian's Ruby 3.1 (`ruby`) with its default and bundled gems",
+    how: '`ruby -E UTF-8` (stdout is buffered on a pipe, as Ruby does: `$stdout.sync = true` keeps what a timeout would cut)',
+    toolVariable: 'RUNTOOLS_RUBY',
+    // Request files and stdin are UTF-8 whatever the request's LANG says (LANG=C would make them US-ASCII).
+    run: { argv: ['{tool}', '-E', 'UTF-8', '{entry}', '{args}'] },
+  },
+  {
+    id: 'php',
+    name: 'PHP',
+    aliases: [],
+    entrypoint: 'main.php',
+    compiled: false,
+    extensions: ['.php'],
+    lineComment: '//',
+    hello: '<?php\necho "hello\\n";\n',
+    samples: {
+      multi: {
+        'main.php': "<?php\nrequire __DIR__ . '/lib/helper.php';\n\necho greet('W'), \"\\n\";\n",
+        'lib/helper.php': '<?php\nfunction greet(string $name): string\n{\n    return "Hello, $name!";\n}\n',
+      },
+      stdin: '<?php\necho strtoupper(stream_get_contents(STDIN));\n',
+      env: "<?php\necho getenv('GREETING'), \"\\n\";\n",
+      args: "<?php\necho implode('|', array_slice($argv, 1)), \"\\n\";\n",
+      exit: '<?php\nexit(3);\n',
+      error: { code: "<?php\nthrow new RuntimeException('boom');\n", exitCode: 255, stderr: 'Fatal error: +Uncaught RuntimeException: boom in \\S*main\\.php:2' },
+      sleeper: "<?php\n$child = proc_open(['sleep', '60'], [], $pipes);\nsleep(60);\n",
+      forkBomb: "<?php\n$children = [];\nwhile (true) {\n    $child = @proc_open(['sleep', '60'], [], $pipes);\n    if ($child) $children[] = $child;\n}\n",
+      memoryBomb: "<?php\n$hog = [];\nwhile (true) $hog[] = str_repeat('x', 16 << 20);\n",
+      flood: "<?php\n$s = str_repeat('x', 65536);\nwhile (true) echo $s;\n",
+      connect: "<?php\n$s = @fsockopen('127.0.0.1', (int) $argv[1], $errno, $error, 2);\necho $s ? \"CONNECTED\\n\" : \"blocked\\n\";\n",
+    },
+    image: { version: '8.3.33', promised: '8.3' },
+    here: "Debian's PHP 8.2 CLI (`php-cli`, `php8.2-mbstring`)",
+    how: '`php` with the same settings on every host: errors on stderr, `E_ALL`, no memory limit of its own (the sandbox\'s cap is the limit)',
+    toolVariable: 'RUNTOOLS_PHP',
+    // Debian's php.ini and the official image (no php.ini) differ; these settings make both behave
+    // alike. memory_limit=-1: the sandbox's memory cap ends a program that needs more, as in every
+    // runtime (status memory_limit), not PHP's own 128 MiB default.
+    run: {
+      argv: [
+        '{tool}',
+        '-d', 'display_errors=stderr',
+        '-d', 'log_errors=0',
+        '-d', 'error_reporting=-1',
+        '-d', 'memory_limit=-1',
+        '-d', 'short_open_tag=0',
+        '-d', 'variables_order=EGPCS',
+        '-d', 'zend.assertions=1',
+        '-d', 'zend.exception_ignore_args=0',
+        '-d', 'zend.exception_string_param_max_len=15',
+        '{entry}',
+        '{args}',
+      ],
+    },
+    // Debian's php.ini and the ini files that load its shared extensions (ctype, iconv, mbstring, …).
+    sandbox: { binds: ['/etc/php'] },
+  },
+  {
+    id: 'bash',
+    name: 'Bash',
+    aliases: ['sh'],
+    entrypoint: 'main.sh',
+    compiled: false,
+    extensions: ['.sh', '.bash'],
+    lineComment: '#',
+    hello: 'echo hello\n',
+    samples: {
+      multi: {
+        'main.sh': 'source "$(dirname "${BASH_SOURCE[0]}")/lib/helper.sh"\n\ngreet W\n',
+        'lib/helper.sh': 'greet() {\n  echo "Hello, $1!"\n}\n',
+      },
+      stdin: "tr '[:lower:]' '[:upper:]'\n",
+      env: 'echo "$GREETING"\n',
+      args: "IFS='|'\necho \"$*\"\n",
+      exit: 'exit 3\n',
+      error: { code: 'set -e\nboom\necho unreachable\n', exitCode: 127, stderr: 'main\\.sh: line 2: boom: command not found' },
+      sleeper: 'sleep 60 &\nsleep 60\n',
+      forkBomb: 'while :; do\n  sleep 60 &\ndone\n',
+      memoryBomb: 'hog=x\nwhile :; do\n  hog+=$hog\ndone\n',
+      flood: "printf -v s '%65536s' ''\nwhile :; do\n  printf '%s' \"$s\"\ndone\n",
+      connect: 'if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then\n  echo CONNECTED\nelse\n  echo blocked\nfi\n',
+    },
+    image: { version: '5.2.15', promised: '5.2' },
+    here: "Debian's bash 5.2 with coreutils, grep, sed, awk and bc",
+    how: '`bash` (the alias `sh` runs bash too)',
+    toolVariable: 'RUNTOOLS_BASH',
+    run: { argv: ['{tool}', '{entry}', '{args}'] },
   },
 ] as const satisfies readonly RuntimeFacts[];
 

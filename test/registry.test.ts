@@ -26,6 +26,9 @@ describe('the runtime registry', () => {
       ['deno', [], 'main.ts'],
       ['go', ['golang'], 'main.go'],
       ['rust', ['rs'], 'main.rs'],
+      ['ruby', ['rb'], 'main.rb'],
+      ['php', [], 'main.php'],
+      ['bash', ['sh'], 'main.sh'],
     ];
     for (const [id, aliases, entry] of contract) {
       expect(RUNTIMES.find((r) => r.id === id), id).toMatchObject({ entrypoint: entry });
