@@ -290,6 +290,49 @@ export const RUNTIMES = [
     how: '`rustc --edition 2021`, or offline `cargo build` when a `Cargo.toml` is sent',
     toolVariable: 'RUNTOOLS_RUSTC',
   },
+  {
+    id: 'c',
+    name: 'C',
+    aliases: [],
+    entrypoint: 'main.c',
+    compiled: true,
+    extensions: ['.c'],
+    lineComment: '//',
+    hello: '#include <stdio.h>\n\nint main(void) {\n    puts("hello");\n    return 0;\n}\n',
+    samples: {
+      multi: {
+        'main.c': '#include <stdio.h>\n#include "lib/greet.h"\n\nint main(void) {\n    char line[64];\n    greet(line, sizeof line, "W");\n    puts(line);\n    return 0;\n}\n',
+        'lib/greet.h': '#ifndef GREET_H\n#define GREET_H\n#include <stddef.h>\n\nvoid greet(char *out, size_t size, const char *name);\n\n#endif\n',
+        'lib/greet.c': '#include <stdio.h>\n#include "greet.h"\n\nvoid greet(char *out, size_t size, const char *name) { snprintf(out, size, "Hello, %s!", name); }\n',
+      },
+      stdin: '#include <ctype.h>\n#include <stdio.h>\n\nint main(void) {\n    int c;\n    while ((c = getchar()) != EOF) putchar(toupper(c));\n    return 0;\n}\n',
+      env: '#include <stdio.h>\n#include <stdlib.h>\n\nint main(void) {\n    const char *greeting = getenv("GREETING");\n    puts(greeting ? greeting : "");\n    return 0;\n}\n',
+      args: '#include <stdio.h>\n\nint main(int argc, char **argv) {\n    for (int i = 1; i < argc; i++) printf(i > 1 ? "|%s" : "%s", argv[i]);\n    putchar(\'\\n\');\n    return 0;\n}\n',
+      exit: '#include <stdlib.h>\n\nint main(void) { exit(3); }\n',
+      error: { code: '#include <assert.h>\n\nint main(void) {\n    assert(!"boom");\n    return 0;\n}\n', exitCode: 134, stderr: 'Assertion .*boom.* failed' },
+      sleeper: '#include <unistd.h>\n\nint main(void) {\n    if (fork() == 0) {\n        execlp("sleep", "sleep", "60", (char *)NULL);\n        _exit(127);\n    }\n    sleep(60);\n    return 0;\n}\n',
+      forkBomb: '#include <unistd.h>\n\nint main(void) {\n    for (;;) fork();\n}\n',
+      memoryBomb: '#include <stdlib.h>\n#include <string.h>\n\nint main(void) {\n    void *volatile last = NULL;\n    for (;;) {\n        char *chunk = malloc(16 << 20);\n        if (!chunk) continue;\n        memset(chunk, 1, 16 << 20);\n        *(void **)chunk = last;\n        last = chunk;\n    }\n}\n',
+      flood: '#include <stdio.h>\n#include <string.h>\n\nint main(void) {\n    static char chunk[65536];\n    memset(chunk, \'x\', sizeof chunk);\n    for (;;) fwrite(chunk, 1, sizeof chunk, stdout);\n}\n',
+      connect: '#include <arpa/inet.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <sys/socket.h>\n\nint main(int argc, char **argv) {\n    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};\n    int fd = socket(AF_INET, SOCK_STREAM, 0);\n    puts(fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 ? "CONNECTED" : "blocked");\n    return 0;\n}\n',
+    },
+    image: { version: '14.2.0', promised: '14' },
+    here: 'GCC 12 (Debian\'s `gcc`)',
+    how: '`gcc -O2 -std=gnu17 -lm` over every `.c` file (implicit declarations and int/pointer mix-ups are errors, as in GCC 14, the images\' compiler), then the binary',
+    toolVariable: 'RUNTOOLS_CC',
+    // gnu17, the compiler's own default: C17 with the POSIX and BSD names of the C library
+    // (M_PI, strdup, getline), which strict c17 hides. The -Werror flags are GCC 14's defaults: a
+    // program builds here exactly when it builds in the images.
+    compile: {
+      argv: [
+        '{tool}', '-O2', '-std=gnu17',
+        '-Werror=implicit-function-declaration', '-Werror=implicit-int', '-Werror=int-conversion', '-Werror=incompatible-pointer-types',
+        '-o', '{out}/main', '{sources}', '-lm',
+      ],
+      artifact: '{out}/main',
+    },
+    run: { argv: ['{binary}', '{args}'] },
+  },
 ] as const satisfies readonly RuntimeFacts[];
 
 export type RuntimeId = (typeof RUNTIMES)[number]['id'];
