@@ -71,6 +71,11 @@ int main(int argc, char **argv) {
     expect(result).toMatchObject({ exitCode: 139, signal: 'SIGSEGV', status: 'runtime_error', timedOut: false });
   });
 
+  it('an abort is the signal SIGABRT (not its alias SIGIOT), exit code 134', async () => {
+    const result = await t.run({ runtime: 'c', code: '#include <stdlib.h>\n\nint main(void) { abort(); }\n' });
+    expect(result).toMatchObject({ exitCode: 134, signal: 'SIGABRT', status: 'runtime_error' });
+  });
+
   it('the compiler cannot read host files: an #include of one fails', async () => {
     const dir = mkdtempSync(path.join(os.homedir(), '.runtools-c-secret-'));
     const secret = path.join(dir, 'secret.h');
