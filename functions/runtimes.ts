@@ -333,6 +333,43 @@ export const RUNTIMES = [
     },
     run: { argv: ['{binary}', '{args}'] },
   },
+  {
+    id: 'cpp',
+    name: 'C++',
+    aliases: ['c++'],
+    entrypoint: 'main.cpp',
+    compiled: true,
+    extensions: ['.cpp', '.cc', '.cxx'],
+    lineComment: '//',
+    hello: '#include <iostream>\n\nint main() {\n    std::cout << "hello\\n";\n}\n',
+    samples: {
+      multi: {
+        'main.cpp': '#include <iostream>\n#include "lib/greet.hpp"\n\nint main() {\n    std::cout << greet("W") << \'\\n\';\n}\n',
+        'lib/greet.hpp': '#pragma once\n#include <string>\n\nstd::string greet(const std::string &name);\n',
+        'lib/greet.cpp': '#include "greet.hpp"\n\nstd::string greet(const std::string &name) { return "Hello, " + name + "!"; }\n',
+      },
+      stdin: '#include <algorithm>\n#include <cctype>\n#include <iostream>\n#include <iterator>\n#include <string>\n\nint main() {\n    std::string s(std::istreambuf_iterator<char>(std::cin), {});\n    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });\n    std::cout << s;\n}\n',
+      env: '#include <cstdlib>\n#include <iostream>\n\nint main() {\n    const char *greeting = std::getenv("GREETING");\n    std::cout << (greeting ? greeting : "") << \'\\n\';\n}\n',
+      args: '#include <iostream>\n\nint main(int argc, char **argv) {\n    for (int i = 1; i < argc; i++) std::cout << (i > 1 ? "|" : "") << argv[i];\n    std::cout << \'\\n\';\n}\n',
+      exit: '#include <cstdlib>\n\nint main() { std::exit(3); }\n',
+      error: {
+        code: '#include <stdexcept>\n\nint main() { throw std::runtime_error("boom"); }\n',
+        exitCode: 134,
+        stderr: "terminate called after throwing an instance of 'std::runtime_error'\\s+what\\(\\):\\s+boom",
+      },
+      sleeper: '#include <chrono>\n#include <thread>\n#include <unistd.h>\n\nint main() {\n    if (fork() == 0) {\n        execlp("sleep", "sleep", "60", nullptr);\n        _exit(127);\n    }\n    std::this_thread::sleep_for(std::chrono::seconds(60));\n}\n',
+      forkBomb: '#include <unistd.h>\n\nint main() {\n    for (;;) fork();\n}\n',
+      memoryBomb: '#include <vector>\n\nint main() {\n    std::vector<std::vector<char>> hog;\n    for (;;) hog.emplace_back(16 << 20, 1);\n}\n',
+      flood: '#include <iostream>\n#include <string>\n\nint main() {\n    const std::string chunk(65536, \'x\');\n    for (;;) std::cout << chunk;\n}\n',
+      connect: '#include <arpa/inet.h>\n#include <cstdlib>\n#include <iostream>\n#include <sys/socket.h>\n\nint main(int argc, char **argv) {\n    sockaddr_in addr{};\n    addr.sin_family = AF_INET;\n    addr.sin_port = htons(std::atoi(argv[1]));\n    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);\n    int fd = socket(AF_INET, SOCK_STREAM, 0);\n    bool connected = fd >= 0 && connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;\n    std::cout << (connected ? "CONNECTED" : "blocked") << \'\\n\';\n}\n',
+    },
+    image: { version: '14.2.0', promised: '14' },
+    here: 'GCC 12 (Debian\'s `g++`)',
+    how: '`g++ -O2 -std=c++17` over every `.cpp`/`.cc`/`.cxx` file (`-std=c++20` from g++ 14 on, the images\' compiler), then the binary',
+    toolVariable: 'RUNTOOLS_CXX',
+    // The compile command depends on the compiler's version (its language standard): see functions/runner/runtimes/cpp.ts.
+    run: { argv: ['{binary}', '{args}'] },
+  },
 ] as const satisfies readonly RuntimeFacts[];
 
 export type RuntimeId = (typeof RUNTIMES)[number]['id'];

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what runtools needs on this machine, idempotently: bubblewrap, Python 3 with numpy,
-# Go 1.23 (Debian bookworm-backports), GCC for C (also Rust's linker), npm dependencies (which
-# ship Bun and Deno), and the pre-warmed Go build cache. Safe to run again; fast when everything
-# is there.
+# Go 1.23 (Debian bookworm-backports), GCC for C and C++ (also Rust's linker), npm dependencies
+# (which ship Bun and Deno), and the pre-warmed Go build cache. Safe to run again; fast when
+# everything is there.
 #   bash scripts/setup.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,8 +21,9 @@ command -v bwrap >/dev/null 2>&1 || apt_needed+=(bubblewrap)
 /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || apt_needed+=(python3-numpy)
 [[ -x "$GO_BIN" ]] || apt_needed+=(golang-1.23-go)
 command -v cc >/dev/null 2>&1 || apt_needed+=(gcc libc6-dev)
-# The c runtime: Debian's GCC 12 and the C library's headers.
+# The c and cpp runtimes: Debian's GCC 12 and its C and C++ libraries' headers.
 [[ -x /usr/bin/gcc && -f /usr/include/stdio.h ]] || apt_needed+=(gcc libc6-dev)
+[[ -x /usr/bin/g++ ]] || apt_needed+=(g++)
 [[ -f /usr/include/seccomp.h ]] || apt_needed+=(libseccomp-dev)
 
 if ((${#apt_needed[@]})); then

@@ -27,6 +27,7 @@ describe('the runtime registry', () => {
       ['go', ['golang'], 'main.go'],
       ['rust', ['rs'], 'main.rs'],
       ['c', [], 'main.c'],
+      ['cpp', ['c++'], 'main.cpp'],
     ];
     for (const [id, aliases, entry] of contract) {
       expect(RUNTIMES.find((r) => r.id === id), id).toMatchObject({ entrypoint: entry });
