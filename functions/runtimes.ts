@@ -365,7 +365,7 @@ export const RUNTIMES = [
     },
     image: { version: '14.2.0', promised: '14' },
     here: 'GCC 12 (Debian\'s `g++`)',
-    how: '`g++ -O2 -std=c++17` over every `.cpp`/`.cc`/`.cxx` file (`-std=c++20` from g++ 14 on, the images\' compiler), then the binary',
+    how: '`g++ -O2 -std=c++17` over every `.cpp`/`.cc`/`.cxx` file (`-std=c++20` from g++ 14 on, the images\' compiler; `bits/stdc++.h` precompiled), then the binary',
     toolVariable: 'RUNTOOLS_CXX',
     // The compile command depends on the compiler's version (its language standard): see functions/runner/runtimes/cpp.ts.
     run: { argv: ['{binary}', '{args}'] },

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what runtools needs on this machine, idempotently: bubblewrap, Python 3 with numpy,
 # Go 1.23 (Debian bookworm-backports), GCC for C and C++ (also Rust's linker), npm dependencies
-# (which ship Bun and Deno), and the pre-warmed Go build cache. Safe to run again; fast when
-# everything is there.
+# (which ship Bun and Deno), the pre-warmed Go build cache and C++'s precompiled bits/stdc++.h.
+# Safe to run again; fast when everything is there.
 #   bash scripts/setup.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -76,6 +76,11 @@ fi
 # The Go build cache, compiled once and shared read-only by every execution.
 if [[ -x "$GO_BIN" ]] || command -v go >/dev/null 2>&1; then
   node_modules/.bin/tsx scripts/warm-go-cache.ts
+fi
+
+# C++'s bits/stdc++.h, precompiled once with the flags compiles use and read-only to them.
+if [[ -x /usr/bin/g++ ]] || command -v g++ >/dev/null 2>&1; then
+  node_modules/.bin/tsx scripts/build-cpp-pch.ts
 fi
 
 info "ready: $(command -v bwrap >/dev/null 2>&1 && bwrap --version || echo 'no bubblewrap')"
