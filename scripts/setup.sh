@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what runtools needs on this machine, idempotently: bubblewrap, Python 3 with numpy,
-# Go 1.23 (Debian bookworm-backports), a C linker for Rust, npm dependencies (which ship Bun and
-# Deno), and the prebuilt Go build cache. Safe to run again; fast when everything is there.
+# Go 1.23 (Debian bookworm-backports), GCC for C and C++ (also Rust's linker), npm dependencies
+# (which ship Bun and Deno), the prebuilt Go build cache and C++'s precompiled bits/stdc++.h.
 # Also from Debian: Ruby, the PHP CLI with mbstring and bc for bash scripts.
+# Safe to run again; fast when everything is there.
 #   bash scripts/setup.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,7 +21,9 @@ command -v bwrap >/dev/null 2>&1 || apt_needed+=(bubblewrap)
 [[ -x /usr/bin/python3 ]] || apt_needed+=(python3)
 /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || apt_needed+=(python3-numpy)
 [[ -x "$GO_BIN" ]] || apt_needed+=(golang-1.23-go)
-command -v cc >/dev/null 2>&1 || apt_needed+=(gcc libc6-dev)
+# The c and cpp runtimes (and Rust's linker): Debian's GCC 12 and its C and C++ libraries' headers.
+[[ -x /usr/bin/gcc && -f /usr/include/stdio.h ]] || apt_needed+=(gcc libc6-dev)
+[[ -x /usr/bin/g++ ]] || apt_needed+=(g++)
 [[ -f /usr/include/seccomp.h ]] || apt_needed+=(libseccomp-dev)
 [[ -x /usr/bin/ruby ]] || apt_needed+=(ruby)
 [[ -x /usr/bin/php ]] || apt_needed+=(php-cli)
@@ -77,6 +80,11 @@ fi
 # The Go build cache, compiled once and shared read-only by every execution.
 if [[ -x "$GO_BIN" ]] || command -v go >/dev/null 2>&1; then
   node_modules/.bin/tsx scripts/build-go-cache.ts
+fi
+
+# C++'s bits/stdc++.h, precompiled once with the flags compiles use and read-only to them.
+if [[ -x /usr/bin/g++ ]] || command -v g++ >/dev/null 2>&1; then
+  node_modules/.bin/tsx scripts/build-cpp-pch.ts
 fi
 
 info "ready: $(command -v bwrap >/dev/null 2>&1 && bwrap --version || echo 'no bubblewrap')"

@@ -26,6 +26,8 @@ describe('the runtime registry', () => {
       ['deno', [], 'main.ts'],
       ['go', ['golang'], 'main.go'],
       ['rust', ['rs'], 'main.rs'],
+      ['c', [], 'main.c'],
+      ['cpp', ['c++'], 'main.cpp'],
       ['ruby', ['rb'], 'main.rb'],
       ['php', [], 'main.php'],
       ['bash', ['sh'], 'main.sh'],

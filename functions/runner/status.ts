@@ -17,7 +17,8 @@ export interface LaunchReport {
   maxRssBytes: number;
 }
 
-const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+// Some numbers have two names (6: SIGABRT and SIGIOT, 29: SIGIO and SIGPOLL): the first listed, the usual one, wins.
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).reverse().map(([name, n]) => [n, name]));
 
 /** The name of signal `n` (SIGKILL for 9), or null for 0 and unknown numbers. */
 export const signalName = (n: number): string | null => SIGNAL_NAMES.get(n) ?? null;

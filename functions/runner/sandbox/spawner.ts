@@ -21,7 +21,8 @@ export interface SpawnRequest {
   cgroups?: readonly string[];
 }
 
-const SIGNALS = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+// The usual name of each number (SIGABRT, not its alias SIGIOT): the first listed.
+const SIGNALS = new Map(Object.entries(constants.signals).reverse().map(([name, n]) => [n, name as NodeJS.Signals]));
 const ERRNOS = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 /** A process started by the spawner: the part of ChildProcess that supervision uses. */

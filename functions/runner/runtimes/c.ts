@@ -1,0 +1,17 @@
+import path from 'node:path';
+import { firstExecutable, which } from './locate.js';
+import { defineHost } from './types.js';
+
+/** C with GCC: the registry's command builds every `.c` file into one binary, which then runs. */
+export default defineHost({
+  async locate(override) {
+    // The real driver (Debian: /usr/bin/gcc → gcc-12 → x86_64-linux-gnu-gcc-12), not `cc`, which
+    // /etc/alternatives may point at another compiler.
+    const bin = firstExecutable([override, '/usr/bin/gcc', which('gcc') ?? undefined]);
+    return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
+  },
+  version: {
+    argv: (tool) => [tool.bin, '-dumpfullversion'],
+    parse: (out) => out.trim(),
+  },
+});
