@@ -51,8 +51,12 @@ if ! command -v rustc >/dev/null 2>&1 && [[ ! -x "${HOME:-/root}/.cargo/bin/rust
   say "Rust (rustc, cargo) is not installed: install it with rustup; until then the rust runtime answers 503"
 fi
 
-# npm dependencies (Bun and Deno binaries come with them).
-if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+# npm dependencies (Bun and Deno binaries come with them). A node_modules that is a symbolic link
+# is another checkout's install (a git worktree's): it is never reinstalled from here, as npm ci
+# would empty the directory it points to under that checkout.
+if [[ -L node_modules ]]; then
+  [[ -d node_modules/.bin ]] || say "node_modules links to $(readlink node_modules), which has no dependencies installed: run npm ci there"
+elif [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   info "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
