@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CompileCache } from '../../functions/runner/compile-cache.js';
 import { testRunner, type TestRunner } from '../helpers/runner.js';
 
 const goProgram = (word: string) => `package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("${word}") }\n`;
@@ -57,5 +58,29 @@ describe('compile cache', () => {
     const second = await t.run({ runtime: 'go', code });
     expect(first.stdout).toBe('original true\n');
     expect(second.stdout).toBe('original true\n');
+  });
+});
+
+describe('compile cache: a directory binary', () => {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'runtools-tree-cache-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('is kept with its size, found again by a new cache over the same directory, and restored as hard links', async () => {
+    const out = path.join(scratch, 'out');
+    mkdirSync(path.join(out, 'classes/app'), { recursive: true });
+    writeFileSync(path.join(out, 'classes/Main.class'), 'main\n');
+    writeFileSync(path.join(out, 'classes/app/Helper.class'), 'helper\n');
+    const dir = path.join(scratch, 'cache');
+    const key = CompileCache.key('tree');
+    const build = { binary: 'classes', directory: true, compile: { stdout: '', stderr: 'a warning\n' } };
+    await new CompileCache(dir, 1024 * 1024).store(key, out, build);
+
+    const again = new CompileCache(dir, 1024 * 1024);
+    const target = path.join(scratch, 'restored');
+    mkdirSync(target);
+    expect(await again.restore(key, target)).toEqual(build);
+    expect(again.size).toBe(5 + 7);
+    expect(readFileSync(path.join(target, 'classes/app/Helper.class'), 'utf8')).toBe('helper\n');
+    expect(statSync(path.join(target, 'classes/Main.class')).ino).toBe(statSync(path.join(dir, key, 'binary/Main.class')).ino);
   });
 });
