@@ -85,6 +85,13 @@ export interface RuntimeFacts {
   readonly compile?: CompileTemplate;
   readonly run?: CommandTemplate;
   /**
+   * How a program that outgrows the run phase's memory cap ends when the runtime holds it to a limit
+   * of its own below the cap (the JVM cannot see its cgroup: its heap is sized from {memoryMiB}):
+   * the runtime's out-of-memory error, status runtime_error, with this exit code and a pattern of
+   * its stderr. Without it, the cgroup's kill ends it: status memory_limit.
+   */
+  readonly outOfMemory?: { readonly exitCode: number; readonly stderr: string };
+  /**
    * What the toolchain reads outside its own directory: host paths bound read-only in its
    * sandboxes where they exist (e.g. Debian's /etc/java-17-openjdk). Never widens another runtime's.
    */
