@@ -1,6 +1,7 @@
 /**
  * Builds the runner bundle every runtime image copies in: the Lambda handler, the Fargate task
- * entry and the Go cache warmer, each one self-contained ESM file for Node 22, plus the sources
+ * entry, the Go cache warmer and the javac archive maker, each one self-contained ESM file for
+ * Node 22, plus the sources
  * of the sandbox's C helpers (the images compile the launcher with its seccomp filters, and the
  * preload that makes the Lambda runner non-dumpable).
  * Run by `npm run build:runner` and by `infra/app.ts` before every synth.
@@ -22,6 +23,7 @@ const ENTRIES = {
   lambda: 'functions/runner/lambda.ts',
   task: 'functions/runner/task.ts',
   'warm-go-cache': 'scripts/warm-go-cache.ts',
+  'warm-javac-cds': 'scripts/warm-javac-cds.ts',
 };
 
 /** Writes by rename: a runner started while another process rebuilds never reads half a file. */

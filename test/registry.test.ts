@@ -26,6 +26,7 @@ describe('the runtime registry', () => {
       ['deno', [], 'main.ts'],
       ['go', ['golang'], 'main.go'],
       ['rust', ['rs'], 'main.rs'],
+      ['java', [], 'Main.java'],
     ];
     for (const [id, aliases, entry] of contract) {
       expect(RUNTIMES.find((r) => r.id === id), id).toMatchObject({ entrypoint: entry });

@@ -52,6 +52,26 @@ describe('compile cache', () => {
     expect(second.stderr).toBe(first.stderr);
   });
 
+  it('keeps a class directory (Java): a hit restores every class, packages included, and runs', async () => {
+    const files = {
+      'Main.java': 'import shapes.Square;\n\npublic class Main {\n    public static void main(String[] args) {\n        System.out.println(new Square(3).area() + " " + Inner.NAME);\n    }\n\n    static class Inner {\n        static final String NAME = "inner";\n    }\n}\n',
+      'shapes/Square.java': 'package shapes;\n\npublic record Square(int side) {\n    public int area() {\n        return side * side;\n    }\n}\n',
+    };
+    const first = await t.run({ runtime: 'java', files });
+    const second = await t.run({ runtime: 'java', files, args: ['differs'] });
+    expect(first).toMatchObject({ stdout: '9 inner\n', status: 'ok' });
+    expect(first.compile?.cached).toBeUndefined();
+    expect(second).toMatchObject({ stdout: '9 inner\n', status: 'ok', compile: { cached: true, cpuTime: 0 } });
+  });
+
+  it('a Java program cannot alter the cached classes another execution gets', async () => {
+    const code = 'import java.nio.file.*;\n\npublic class Main {\n    public static void main(String[] args) throws Exception {\n        String result;\n        try {\n            Files.write(Path.of("/out/classes/Main.class"), new byte[] {1});\n            result = "altered";\n        } catch (java.io.IOException e) {\n            result = "read-only";\n        }\n        System.out.println(result);\n    }\n}\n';
+    const first = await t.run({ runtime: 'java', code });
+    const second = await t.run({ runtime: 'java', code });
+    expect([first.stdout, second.stdout]).toEqual(['read-only\n', 'read-only\n']);
+    expect(second.compile?.cached).toBe(true);
+  });
+
   it('a program cannot alter the cached build another execution gets', async () => {
     const code = 'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc main() {\n\texe, _ := os.Executable()\n\tos.Remove(exe)\n\terr := os.WriteFile(exe, []byte("#!/bin/sh\\necho pwned\\n"), 0o755)\n\tfmt.Println("original", err != nil)\n}\n';
     const first = await t.run({ runtime: 'go', code });
