@@ -48,7 +48,7 @@ export class Floor {
     const rt = getRuntime(runtime);
     const dir = mkdtempSync(path.join(this.dir, `${runtime}-`));
     const work = path.join(dir, 'work');
-    const all = { ...files, ...(rt.scaffold?.({ entry, files: Object.keys(files) }) ?? {}) };
+    const all = { ...files, ...(rt.scaffold?.({ entry, files: Object.keys(files), sources: files }) ?? {}) };
     for (const [name, content] of Object.entries(all)) {
       mkdirSync(path.dirname(path.join(work, name)), { recursive: true });
       writeFileSync(path.join(work, name), content);
@@ -63,6 +63,8 @@ export class Floor {
       tool,
       sources: all,
       memoryBytes: DEFAULT_RUN_LIMITS.memoryBytes,
+      // What the compile reads besides its toolchain (javac's class-data archive), as in runtools.
+      readOnlyPaths: rt.compileReadOnlyPaths?.(tool) ?? [],
     };
     mkdirSync(ctx.outDir);
     mkdirSync(ctx.tmpDir);

@@ -85,6 +85,13 @@ export interface RuntimeFacts {
   readonly compile?: CompileTemplate;
   readonly run?: CommandTemplate;
   /**
+   * How a program that outgrows the run phase's memory cap ends when the runtime holds it to a limit
+   * of its own below the cap (the JVM cannot see its cgroup: its heap is sized from {memoryMiB}):
+   * the runtime's out-of-memory error, status runtime_error, with this exit code and a pattern of
+   * its stderr. Without it, the cgroup's kill ends it: status memory_limit.
+   */
+  readonly outOfMemory?: { readonly exitCode: number; readonly stderr: string };
+  /**
    * What the toolchain reads outside its own directory: host paths bound read-only in its
    * sandboxes where they exist (e.g. Debian's /etc/java-17-openjdk). Never widens another runtime's.
    */
@@ -369,6 +376,39 @@ export const RUNTIMES = [
     toolVariable: 'RUNTOOLS_CXX',
     // The compile command depends on the compiler's version (its language standard): see functions/runner/runtimes/cpp.ts.
     run: { argv: ['{binary}', '{args}'] },
+  },
+  {
+    id: 'java',
+    name: 'Java',
+    aliases: [],
+    entrypoint: 'Main.java',
+    compiled: true,
+    extensions: ['.java'],
+    lineComment: '//',
+    hello: 'public class Main {\n    public static void main(String[] args) {\n        System.out.println("hello");\n    }\n}\n',
+    samples: {
+      multi: {
+        'Main.java': 'import greet.Helper;\n\npublic class Main {\n    public static void main(String[] args) {\n        System.out.println(Helper.greet("W"));\n    }\n}\n',
+        'greet/Helper.java': 'package greet;\n\npublic class Helper {\n    public static String greet(String n) {\n        return "Hello, " + n + "!";\n    }\n}\n',
+      },
+      stdin: 'import java.io.IOException;\nimport java.nio.charset.StandardCharsets;\n\npublic class Main {\n    public static void main(String[] args) throws IOException {\n        String text = new String(System.in.readAllBytes(), StandardCharsets.UTF_8);\n        System.out.print(text.toUpperCase());\n    }\n}\n',
+      env: 'public class Main {\n    public static void main(String[] args) {\n        System.out.println(System.getenv("GREETING"));\n    }\n}\n',
+      args: 'public class Main {\n    public static void main(String[] args) {\n        System.out.println(String.join("|", args));\n    }\n}\n',
+      exit: 'public class Main {\n    public static void main(String[] args) {\n        System.exit(3);\n    }\n}\n',
+      error: { code: 'public class Main {\n    public static void main(String[] args) {\n        throw new IllegalStateException("boom");\n    }\n}\n', exitCode: 1, stderr: 'Exception in thread "main" java\\.lang\\.IllegalStateException: boom\\n\\s+at Main\\.main\\(Main\\.java:3\\)' },
+      sleeper: 'public class Main {\n    public static void main(String[] args) throws Exception {\n        new ProcessBuilder("sleep", "60").inheritIO().start();\n        Thread.sleep(60_000);\n    }\n}\n',
+      forkBomb: 'public class Main {\n    public static void main(String[] args) {\n        for (;;) {\n            try {\n                new ProcessBuilder("sleep", "60").start();\n            } catch (Throwable atTheLimit) {\n                // no more processes or threads: try again\n            }\n        }\n    }\n}\n',
+      memoryBomb: 'import java.util.ArrayList;\nimport java.util.Arrays;\nimport java.util.List;\n\npublic class Main {\n    public static void main(String[] args) {\n        List<byte[]> hog = new ArrayList<>();\n        for (;;) {\n            byte[] b = new byte[1 << 20];\n            Arrays.fill(b, (byte) 1);\n            hog.add(b);\n        }\n    }\n}\n',
+      flood: 'public class Main {\n    public static void main(String[] args) {\n        byte[] s = "x".repeat(65536).getBytes();\n        for (;;) System.out.write(s, 0, s.length);\n    }\n}\n',
+      connect: 'import java.io.IOException;\nimport java.net.InetSocketAddress;\nimport java.net.Socket;\n\npublic class Main {\n    public static void main(String[] args) {\n        try (Socket s = new Socket()) {\n            s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 2000);\n            System.out.println("CONNECTED");\n        } catch (IOException e) {\n            System.out.println("blocked");\n        }\n    }\n}\n',
+    },
+    image: { version: '21.0.12', promised: '21' },
+    here: "Debian's OpenJDK 17 (`openjdk-17-jdk-headless`)",
+    how: '`javac -proc:none` (every .java file, into a class directory the build cache keeps), then `java` running `Main` or the entry\'s public class, with a heap below the memory cap (outgrown: `OutOfMemoryError`, `runtime_error`)',
+    toolVariable: 'RUNTOOLS_JAVA',
+    // Debian's JDK links its conf/ and lib/ files (java.security, jvm.cfg) into /etc.
+    sandbox: { binds: ['/etc/java-17-openjdk'] },
+    outOfMemory: { exitCode: 1, stderr: 'java\\.lang\\.OutOfMemoryError: Java heap space' },
   },
   {
     id: 'ruby',

@@ -1,8 +1,9 @@
 /**
  * Builds the runner bundle every runtime image copies in: the Lambda handler, the Fargate task
- * entry, the Go cache warmer and the C++ header precompiler, each one self-contained ESM file for
- * Node 22, plus the sources of the sandbox's C helpers (the images compile the launcher with its
- * seccomp filters, and the preload that makes the Lambda runner non-dumpable).
+ * entry, the Go cache builder, the C++ header precompiler and the javac archive builder, each one
+ * self-contained ESM file for Node 22, plus the sources of the sandbox's C helpers (the images
+ * compile the launcher with its seccomp filters, and the preload that makes the Lambda runner
+ * non-dumpable).
  * Run by `npm run build:runner` and by `infra/app.ts` before every synth.
  */
 import { buildSync } from 'esbuild';
@@ -23,6 +24,7 @@ const ENTRIES = {
   task: 'functions/runner/task.ts',
   'build-go-cache': 'scripts/build-go-cache.ts',
   'build-cpp-pch': 'scripts/build-cpp-pch.ts',
+  'build-javac-cds': 'scripts/build-javac-cds.ts',
 };
 
 /** Writes by rename: a runner started while another process rebuilds never reads half a file. */

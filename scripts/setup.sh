@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what runtools needs on this machine, idempotently: bubblewrap, Python 3 with numpy,
-# Go 1.23 (Debian bookworm-backports), GCC for C and C++ (also Rust's linker), npm dependencies
-# (which ship Bun and Deno), the prebuilt Go build cache and C++'s precompiled bits/stdc++.h.
-# Also from Debian: Ruby, the PHP CLI with mbstring and bc for bash scripts.
-# Safe to run again; fast when everything is there.
+# Go 1.23 (Debian bookworm-backports), GCC for C and C++ (also Rust's linker), a Java 17 JDK, npm
+# dependencies (which ship Bun and Deno), the prebuilt Go build cache, C++'s precompiled
+# bits/stdc++.h and javac's class-data archive. Also from Debian: Ruby, the PHP CLI with mbstring
+# and bc for bash scripts. Safe to run again; fast when everything is there.
 #   bash scripts/setup.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +25,7 @@ command -v bwrap >/dev/null 2>&1 || apt_needed+=(bubblewrap)
 [[ -x /usr/bin/gcc && -f /usr/include/stdio.h ]] || apt_needed+=(gcc libc6-dev)
 [[ -x /usr/bin/g++ ]] || apt_needed+=(g++)
 [[ -f /usr/include/seccomp.h ]] || apt_needed+=(libseccomp-dev)
+command -v javac >/dev/null 2>&1 || apt_needed+=(openjdk-17-jdk-headless)
 [[ -x /usr/bin/ruby ]] || apt_needed+=(ruby)
 [[ -x /usr/bin/php ]] || apt_needed+=(php-cli)
 /usr/bin/php -r 'exit(extension_loaded("mbstring") ? 0 : 1);' >/dev/null 2>&1 || apt_needed+=(php8.2-mbstring)
@@ -59,8 +60,12 @@ if ! command -v rustc >/dev/null 2>&1 && [[ ! -x "${HOME:-/root}/.cargo/bin/rust
   say "Rust (rustc, cargo) is not installed: install it with rustup; until then the rust runtime answers 503"
 fi
 
-# npm dependencies (Bun and Deno binaries come with them).
-if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+# npm dependencies (Bun and Deno binaries come with them). A node_modules that is a symbolic link
+# is another checkout's install (a git worktree's): it is never reinstalled from here, as npm ci
+# would empty the directory it points to under that checkout.
+if [[ -L node_modules ]]; then
+  [[ -d node_modules/.bin ]] || say "node_modules links to $(readlink node_modules), which has no dependencies installed: run npm ci there"
+elif [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   info "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
@@ -85,6 +90,11 @@ fi
 # C++'s bits/stdc++.h, precompiled once with the flags compiles use and read-only to them.
 if [[ -x /usr/bin/g++ ]] || command -v g++ >/dev/null 2>&1; then
   node_modules/.bin/tsx scripts/build-cpp-pch.ts
+fi
+
+# The class-data archive javac starts from (a compile starts in ~2/3 of the time), made once per JDK.
+if command -v javac >/dev/null 2>&1; then
+  node_modules/.bin/tsx scripts/build-javac-cds.ts
 fi
 
 info "ready: $(command -v bwrap >/dev/null 2>&1 && bwrap --version || echo 'no bubblewrap')"

@@ -28,6 +28,7 @@ describe('the runtime registry', () => {
       ['rust', ['rs'], 'main.rs'],
       ['c', [], 'main.c'],
       ['cpp', ['c++'], 'main.cpp'],
+      ['java', [], 'Main.java'],
       ['ruby', ['rb'], 'main.rb'],
       ['php', [], 'main.php'],
       ['bash', ['sh'], 'main.sh'],

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -10,8 +11,8 @@ import {
   type RuntimeInfo,
   type ValidExecuteRequest,
 } from '../contract.js';
-import { CompileCache } from './compile-cache.js';
-import { checkBeneath, relativeBeneath, UnsafeFileError } from './hostile-fs.js';
+import { CompileCache, MAX_TREE_ENTRIES } from './compile-cache.js';
+import { checkBeneath, checkTreeBeneath, relativeBeneath, UnsafeFileError } from './hostile-fs.js';
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { findToolchain, getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
@@ -199,7 +200,7 @@ export class Runner {
     const entry = resolved.entry;
     if (req.code !== undefined) files[entry] = req.code;
     const names = Object.keys(files);
-    for (const [name, content] of Object.entries(rt.scaffold?.({ entry, files: names }) ?? {})) {
+    for (const [name, content] of Object.entries(rt.scaffold?.({ entry, files: names, sources: files }) ?? {})) {
       // A request folder of the same name wins over a scaffold file (writing both would fail).
       if (!names.some((f) => f.startsWith(`${name}/`))) files[name] ??= content;
     }
@@ -313,8 +314,10 @@ export class Runner {
     signal?: AbortSignal,
   ) {
     const started = performance.now();
+    const readOnlyPaths = rt.compileReadOnlyPaths?.(found.tool) ?? [];
+    ctx = { ...ctx, readOnlyPaths };
     const cmd = rt.compile!(ctx);
-    const key = this.cache && buildKey(rt, found, this.sandbox.kind, ctx, cmd);
+    const key = this.cache && (await buildKey(rt, found, this.sandbox.kind, ctx, cmd));
     const hit = key ? await this.cache!.restore(key, ws.dirs.out) : null;
     if (hit) {
       const executionTime = Math.round(performance.now() - started);
@@ -323,7 +326,7 @@ export class Runner {
     }
     const overlays = (await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, hostTmpDir: ws.dirs.tmp, entry: ctx.entry, files: ctx.files, overlays: this.sandbox.overlays })) ?? [];
     const outcome = await this.phase(rt, ws, found, ctx, cmd, {}, {
-      readOnlyPaths: rt.compileReadOnlyPaths?.() ?? [],
+      readOnlyPaths,
       overlays,
       writableOut: true,
       stdin: '',
@@ -337,36 +340,55 @@ export class Runner {
     const ended = { signal: outcome.signal, truncated: outcome.truncated };
     if (outcome.exitCode !== 0 || outcome.timedOut) return { compile, failed: true, binary: undefined, ...ended };
     const binary = read.binary === null ? null : relativeBeneath(ctx.outDir, read.binary);
-    const problem = binary === null ? 'the build named no binary beneath its output directory' : await this.unusableBinary(ws.dirs.out, binary);
+    const directory = read.directory ?? false;
+    const problem = binary === null ? 'the build named no binary beneath its output directory' : await this.unusableBinary(ws.dirs.out, binary, directory);
     if (binary === null || problem) {
       compile.exitCode = 1;
       compile.status = 'runtime_error';
       compile.stderr += `runtools: ${problem}\n`;
       return { compile, failed: true, binary: undefined, ...ended };
     }
-    if (key && !outcome.truncated) await this.cache!.store(key, ws.dirs.out, { binary, compile: { stdout: compile.stdout, stderr: compile.stderr } });
+    if (key && !outcome.truncated) await this.cache!.store(key, ws.dirs.out, { binary, ...(directory ? { directory } : {}), compile: { stdout: compile.stdout, stderr: compile.stderr } });
     return { compile, failed: false, binary: path.posix.join(ctx.outDir, binary), ...ended };
   }
 
-  /** Why the built binary cannot be run or cached (not a regular file beneath the out dir, or too big), or null. */
-  private async unusableBinary(hostOutDir: string, binary: string): Promise<string | null> {
+  /**
+   * Why the built binary cannot be run or cached, or null: not a regular file beneath the out dir,
+   * or too big; for a directory binary, anything in it but regular files and directories, or a
+   * tree beyond the cache's bounds.
+   */
+  private async unusableBinary(hostOutDir: string, binary: string, directory: boolean): Promise<string | null> {
     try {
-      await checkBeneath(hostOutDir, binary, this.compileLimits.fileSizeBytes);
+      if (directory) await checkTreeBeneath(hostOutDir, binary, { maxEntries: MAX_TREE_ENTRIES, maxBytes: this.compileLimits.fileSizeBytes });
+      else await checkBeneath(hostOutDir, binary, this.compileLimits.fileSizeBytes);
       return null;
     } catch (err) {
-      return `the build did not produce a regular file at ${binary} (${err instanceof UnsafeFileError ? err.detail : (err as Error).message})`;
+      const detail = err instanceof UnsafeFileError ? err.detail : (err as Error).message;
+      return directory
+        ? `the build did not produce a directory of regular files at ${binary} (${detail})`
+        : `the build did not produce a regular file at ${binary} (${detail})`;
     }
   }
 }
 
-/** Everything that determines a build, with per-execution paths replaced by placeholders. */
-function buildKey(rt: RuntimeDefinition, found: Located, sandbox: string, ctx: CommandContext, cmd: Command): string {
+/**
+ * Everything that determines a build, with per-execution paths replaced by placeholders: the
+ * sources, the command, the toolchain, and what the compile reads besides (the identity of each
+ * read-only path: a shared cache or archive made again is another build's input).
+ */
+async function buildKey(rt: RuntimeDefinition, found: Located, sandbox: string, ctx: CommandContext, cmd: Command): Promise<string> {
   let command = JSON.stringify(cmd);
   for (const [dir, token] of [[ctx.outDir, '<out>'], [ctx.workDir, '<work>'], [ctx.tmpDir, '<tmp>']] as const) {
     command = command.replaceAll(dir, token);
   }
   const sources = Object.entries(ctx.sources).sort(([a], [b]) => (a < b ? -1 : 1));
-  return CompileCache.key({ format: 1, runtime: rt.id, version: found.version, tool: found.tool, sandbox, entry: ctx.entry, command, sources });
+  const reads = await Promise.all(
+    (ctx.readOnlyPaths ?? []).map(async (p) => {
+      const st = await stat(p).catch(() => null);
+      return [p, st && [st.dev, st.ino, st.size, st.mtimeMs]];
+    }),
+  );
+  return CompileCache.key({ format: 1, runtime: rt.id, version: found.version, tool: found.tool, sandbox, entry: ctx.entry, command, sources, reads });
 }
 
 /** Locates a runtime's toolchain and reads its version from the toolchain itself. */

@@ -9,7 +9,7 @@
  * Linux only (it needs /proc).
  */
 import { constants as fsc, type Stats } from 'node:fs';
-import { lstat, open, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, opendir, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 const DIR_FLAGS = fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK;
@@ -18,7 +18,7 @@ const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 const CHUNK = 1024 * 1024;
 
 /** Why a path in a workspace was refused. */
-export type Refusal = 'bad-path' | 'missing' | 'symlink' | 'directory' | 'fifo' | 'socket' | 'device' | 'not-a-directory' | 'too-large';
+export type Refusal = 'bad-path' | 'missing' | 'symlink' | 'directory' | 'fifo' | 'socket' | 'device' | 'not-a-directory' | 'too-large' | 'too-many' | 'too-deep';
 
 const PHRASES: Record<Refusal, string> = {
   'bad-path': 'not a plain path beneath the directory',
@@ -30,6 +30,8 @@ const PHRASES: Record<Refusal, string> = {
   device: 'a device',
   'not-a-directory': 'not a directory',
   'too-large': 'too large',
+  'too-many': 'too many entries',
+  'too-deep': 'nested too deep',
 };
 
 /** A path in a workspace that host code will not read, and why (`detail` says it for a user). */
@@ -126,27 +128,151 @@ export async function checkBeneath(root: string, rel: string, maxBytes: number):
 export async function copyOutOf(root: string, rel: string, dest: string, maxBytes: number): Promise<number> {
   const { handle, size } = await openBeneath(root, rel, maxBytes);
   try {
-    const out = await open(dest, CREATE_FLAGS, 0o755);
-    let copied = 0;
-    try {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
-      for (;;) {
-        const { bytesRead } = await handle.read(buf, 0, buf.length, copied);
-        if (bytesRead === 0) break;
-        copied += bytesRead;
-        // The file may have grown since fstat (by a process still writing it): the bound holds anyway.
-        if (copied > maxBytes) throw new UnsafeFileError('too-large', rel, `too large: over the limit of ${maxBytes} bytes`);
-        for (let done = 0; done < bytesRead; ) done += (await out.write(buf, done, bytesRead - done)).bytesWritten;
-      }
-      await out.chmod(0o755);
-      await out.close();
-      return copied;
-    } catch (err) {
-      await out.close().catch(() => {});
-      await rm(dest, { force: true });
-      throw err;
-    }
+    return await copyHandle(handle, size, dest, maxBytes, rel, 0o755);
   } finally {
     await handle.close();
+  }
+}
+
+/** Copies what `handle` (a checked regular file of `size` bytes) holds into `dest`, a new file of `mode`, at most `maxBytes`. */
+async function copyHandle(handle: FileHandle, size: number, dest: string, maxBytes: number, rel: string, mode: number): Promise<number> {
+  const out = await open(dest, CREATE_FLAGS, mode);
+  let copied = 0;
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, copied);
+      if (bytesRead === 0) break;
+      copied += bytesRead;
+      // The file may have grown since fstat (by a process still writing it): the bound holds anyway.
+      if (copied > maxBytes) throw new UnsafeFileError('too-large', rel, `too large: over the limit of ${maxBytes} bytes`);
+      for (let done = 0; done < bytesRead; ) done += (await out.write(buf, done, bytesRead - done)).bytesWritten;
+    }
+    await out.chmod(mode);
+    await out.close();
+    return copied;
+  } catch (err) {
+    await out.close().catch(() => {});
+    await rm(dest, { force: true });
+    throw err;
+  }
+}
+
+/** Bounds of a directory tree host code walks: entries (files and directories), bytes of its files, nesting. */
+export interface TreeLimits {
+  maxEntries: number;
+  maxBytes: number;
+  /** @default 64 */
+  maxDepth?: number;
+}
+
+/** What a walked tree held. */
+export interface TreeSize {
+  files: number;
+  directories: number;
+  bytes: number;
+}
+
+/**
+ * Walks the directory `rel` beneath `root`: every entry in it must be a regular file or a
+ * directory, reached without following any link; a link, FIFO, socket or device anywhere (never
+ * opened: lstat says what it is, and a swap after that is caught on the descriptor), or a tree
+ * beyond `limits`, refuses the whole tree (UnsafeFileError naming the entry). Each directory is
+ * listed through its own descriptor and each file read from its own, so swapping names during
+ * the walk changes nothing. `visit` receives every directory and file (relative to `rel`),
+ * parents first.
+ */
+async function walkTree(
+  root: string,
+  rel: string,
+  limits: TreeLimits,
+  visit?: { directory(sub: string): Promise<void>; file(sub: string, handle: FileHandle, size: number, budget: number): Promise<number> },
+): Promise<TreeSize> {
+  const parts = segments(rel);
+  if (!parts) throw new UnsafeFileError('bad-path', rel, PHRASES['bad-path']);
+  const maxDepth = limits.maxDepth ?? 64;
+  const size: TreeSize = { files: 0, directories: 0, bytes: 0 };
+  let entries = 0;
+  const refuse = (reason: Refusal, at: string, detail = `${at} is ${PHRASES[reason]}`) => new UnsafeFileError(reason, rel, detail);
+
+  async function walk(dir: FileHandle, sub: string, depth: number): Promise<void> {
+    size.directories++;
+    await visit?.directory(sub);
+    const listing = await opendir(`/proc/self/fd/${dir.fd}`, { bufferSize: 64 });
+    try {
+      for await (const entry of listing) {
+        const name = entry.name;
+        const child = sub ? `${sub}/${name}` : name;
+        const at = `${rel}/${child}`;
+        if (++entries > limits.maxEntries) throw refuse('too-many', rel, `${rel} holds more than ${limits.maxEntries} entries`);
+        const st = await lstat(`/proc/self/fd/${dir.fd}/${name}`).catch(() => null);
+        if (!st) continue; // removed meanwhile
+        if (st.isDirectory()) {
+          if (depth + 1 > maxDepth) throw refuse('too-deep', at, `${at} is nested more than ${maxDepth} levels deep`);
+          const next = await openIn(dir, name, false, rel, at);
+          try {
+            await walk(next, child, depth + 1);
+          } finally {
+            await next.close();
+          }
+          continue;
+        }
+        const kind = kindOf(st);
+        if (kind) throw refuse(kind, at);
+        const file = await openIn(dir, name, true, rel, at);
+        try {
+          const fst = await file.stat();
+          const swapped = kindOf(fst);
+          if (swapped) throw refuse(swapped, at);
+          const budget = limits.maxBytes - size.bytes;
+          if (fst.size > budget) throw refuse('too-large', at, `${rel} holds more than ${limits.maxBytes} bytes (${at}: ${fst.size})`);
+          size.files++;
+          size.bytes += visit ? await visit.file(child, file, fst.size, budget) : fst.size;
+        } finally {
+          await file.close();
+        }
+      }
+    } finally {
+      await listing.close().catch(() => {});
+    }
+  }
+
+  let dir = await open(root, DIR_FLAGS);
+  try {
+    for (let i = 0; i < parts.length; i++) {
+      const next = await openIn(dir, parts[i]!, false, rel, parts.slice(0, i + 1).join('/'));
+      await dir.close();
+      dir = next;
+    }
+    await walk(dir, '', 0);
+    return size;
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Checks that `rel` beneath `root` is a directory of regular files and directories only, within `limits` (UnsafeFileError if not). */
+export function checkTreeBeneath(root: string, rel: string, limits: TreeLimits): Promise<TreeSize> {
+  return walkTree(root, rel, limits);
+}
+
+/**
+ * Copies the directory `rel` beneath `root` (regular files and directories only, within `limits`)
+ * to `dest`, a new directory this call creates (it never writes through anything already there);
+ * files 0644, directories 0755. All or nothing: on a refusal, what it created is removed.
+ */
+export async function copyTreeOutOf(root: string, rel: string, dest: string, limits: TreeLimits): Promise<TreeSize> {
+  let created = false;
+  try {
+    return await walkTree(root, rel, limits, {
+      directory: async (sub) => {
+        await mkdir(path.join(dest, sub), { mode: 0o755 });
+        created = true;
+      },
+      file: (sub, handle, size, budget) => copyHandle(handle, size, path.join(dest, sub), budget, `${rel}/${sub}`, 0o644),
+    });
+  } catch (err) {
+    if (created) await rm(dest, { recursive: true, force: true });
+    throw err;
   }
 }

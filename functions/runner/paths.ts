@@ -10,6 +10,15 @@ export function goCacheMaster(): string {
   return isRoot() ? '/var/cache/runtools/go-build' : path.join(os.homedir(), '.cache/runtools/go-build');
 }
 
+/**
+ * Where the class-data archive javac starts from is kept, with the stamp of the JDK it was made
+ * for (scripts/build-javac-cds.ts makes it; read-only to executions).
+ */
+export function javacArchiveDir(): string {
+  if (process.env.RUNTOOLS_JAVAC_CDS) return process.env.RUNTOOLS_JAVAC_CDS;
+  return isRoot() ? '/var/cache/runtools/javac-cds' : path.join(os.homedir(), '.cache/runtools/javac-cds');
+}
+
 /** The parent of every execution's work directory: memory-backed when the host has /dev/shm. */
 export function defaultWorkRoot(): string {
   if (process.env.RUNTOOLS_WORK_ROOT) return process.env.RUNTOOLS_WORK_ROOT;

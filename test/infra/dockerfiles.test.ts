@@ -50,8 +50,9 @@ describe('runtime images', () => {
     expect(text).toContain('COPY --from=helpers /out/runtools-nodump.so /opt/runtools/nodump.so');
   });
 
-  it('the Go image prebuilds its build cache and every image ships the runner bundle and bootstrap', () => {
+  it('the Go image prebuilds its build cache, the Java image builds javac\'s archive, and every image ships the runner bundle and bootstrap', () => {
     expect(readFileSync(path.join(LAYERS, 'go/Dockerfile'), 'utf8')).toMatch(/RUN .*build-go-cache\.mjs/);
+    expect(readFileSync(path.join(LAYERS, 'java/Dockerfile'), 'utf8')).toMatch(/RUNTOOLS_JAVAC_CDS=\S+[\s\S]*RUN .*build-javac-cds\.mjs/);
     for (const runtime of RUNTIME_IDS) {
       const text = readFileSync(path.join(LAYERS, runtime, 'Dockerfile'), 'utf8');
       expect(text).toContain('COPY dist/lambda.mjs dist/task.mjs /opt/runtools/');

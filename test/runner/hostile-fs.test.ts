@@ -1,10 +1,10 @@
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkBeneath, copyOutOf, openBeneath, relativeBeneath, UnsafeFileError } from '../../functions/runner/hostile-fs.js';
+import { checkBeneath, checkTreeBeneath, copyOutOf, copyTreeOutOf, openBeneath, relativeBeneath, UnsafeFileError } from '../../functions/runner/hostile-fs.js';
 
 const GiB = 1024 * 1024 * 1024;
 
@@ -140,5 +140,110 @@ describe('checkBeneath and relativeBeneath', () => {
     expect(relativeBeneath('/out', '/out/../etc/passwd')).toBeNull();
     expect(relativeBeneath('/out', '/etc/passwd')).toBeNull();
     expect(relativeBeneath('/out', '/outside')).toBeNull();
+  });
+});
+
+describe('checkTreeBeneath and copyTreeOutOf (a directory binary: Java classes)', () => {
+  const limits = { maxEntries: 100, maxBytes: 1024 * 1024 };
+  let out: string;
+  let dests: string;
+  let fifoServer: Server;
+
+  /** A class directory `name` beneath `out` with a package and a few classes, plus `plant(dir)` inside it. */
+  function classes(name: string, plant?: (dir: string) => void): string {
+    const dir = path.join(out, name);
+    mkdirSync(path.join(dir, 'app/util'), { recursive: true });
+    writeFileSync(path.join(dir, 'Main.class'), 'main class\n');
+    writeFileSync(path.join(dir, 'app/Helper.class'), 'helper\n');
+    writeFileSync(path.join(dir, 'app/util/Deep.class'), 'deep\n');
+    plant?.(dir);
+    return name;
+  }
+
+  beforeAll(async () => {
+    out = mkdtempSync(path.join(os.tmpdir(), 'runtools-hostile-tree-'));
+    dests = mkdtempSync(path.join(os.tmpdir(), 'runtools-hostile-tree-dest-'));
+    classes('clean');
+    classes('link-file', (d) => symlinkSync(path.join(host, 'secret'), path.join(d, 'app/Leak.class')));
+    classes('link-dir', (d) => symlinkSync(host, path.join(d, 'app/util/host')));
+    classes('fifo', (d) => execFileSync('mkfifo', [path.join(d, 'app/Pipe.class')]));
+    classes('socket');
+    fifoServer = createServer();
+    await new Promise<void>((resolve) => fifoServer.listen(path.join(out, 'socket/app/Sock.class'), resolve));
+    classes('huge', (d) => {
+      writeFileSync(path.join(d, 'app/Huge.class'), '');
+      truncateSync(path.join(d, 'app/Huge.class'), 10 * GiB);
+    });
+    classes('many', (d) => {
+      for (let i = 0; i < 150; i++) writeFileSync(path.join(d, `C${i}.class`), '');
+    });
+    classes('deep', (d) => mkdirSync(path.join(d, 'a/b/c/d/e/f'), { recursive: true }));
+    symlinkSync(path.join(out, 'clean'), path.join(out, 'root-link'));
+  });
+
+  afterAll(() => {
+    fifoServer.close();
+    rmSync(out, { recursive: true, force: true });
+    rmSync(dests, { recursive: true, force: true });
+  });
+
+  it('copies a tree of regular files: the same names and contents, files 0644, directories 0755', async () => {
+    const dest = path.join(dests, 'clean');
+    expect(await copyTreeOutOf(out, 'clean', dest, limits)).toEqual({ files: 3, directories: 3, bytes: 11 + 7 + 5 });
+    expect(readFileSync(path.join(dest, 'Main.class'), 'utf8')).toBe('main class\n');
+    expect(readFileSync(path.join(dest, 'app/util/Deep.class'), 'utf8')).toBe('deep\n');
+    expect(statSync(path.join(dest, 'app/Helper.class')).mode & 0o777).toBe(0o644);
+    expect(statSync(path.join(dest, 'app/util')).mode & 0o777).toBe(0o755);
+    expect(await checkTreeBeneath(out, 'clean', limits)).toEqual({ files: 3, directories: 3, bytes: 23 });
+  });
+
+  it.each([
+    ['link-file', 'symlink', 'link-file/app/Leak.class is a symbolic link'],
+    ['link-dir', 'symlink', 'link-dir/app/util/host is a symbolic link'],
+    ['fifo', 'fifo', 'fifo/app/Pipe.class is a FIFO'],
+    ['socket', 'socket', 'socket/app/Sock.class is a socket'],
+    ['huge', 'too-large', `huge holds more than ${1024 * 1024} bytes (huge/app/Huge.class: ${10 * GiB})`],
+    ['many', 'too-many', 'many holds more than 100 entries'],
+    ['root-link', 'symlink', 'a symbolic link'],
+  ])('refuses the whole tree %s (%s), creating nothing and reading nothing of the host', async (name, reason, detail) => {
+    const dest = path.join(dests, name);
+    const started = Date.now();
+    expect(await refusal(checkTreeBeneath(out, name, limits))).toEqual({ reason, detail });
+    expect(await refusal(copyTreeOutOf(out, name, dest, limits))).toEqual({ reason, detail });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it('refuses a tree nested deeper than its bound', async () => {
+    expect(await refusal(checkTreeBeneath(out, 'deep', { ...limits, maxDepth: 4 }))).toEqual({ reason: 'too-deep', detail: 'deep/a/b/c/d/e is nested more than 4 levels deep' });
+    expect(await checkTreeBeneath(out, 'deep', limits)).toMatchObject({ files: 3 });
+  });
+
+  it('never opens a FIFO in the tree: a writer waiting on it stays blocked', async () => {
+    const fifo = path.join(out, 'fifo/app/Pipe.class');
+    const marker = path.join(dests, 'fifo-opened');
+    // Its open returns once a reader opens the FIFO, whatever happens next.
+    const writer = spawn('sh', ['-c', `exec 3> '${fifo}'; touch '${marker}'`], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      await refusal(copyTreeOutOf(out, 'fifo', path.join(dests, 'fifo-2'), limits));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  });
+
+  it('never writes through something already at the destination', async () => {
+    const dest = path.join(dests, 'taken');
+    symlinkSync(host, dest);
+    await expect(copyTreeOutOf(out, 'clean', dest, limits)).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(readdirSync(host).sort()).toEqual(['main', 'secret']);
+  });
+
+  it('refuses a path that is not plain, or not a directory', async () => {
+    expect(await refusal(checkTreeBeneath(out, '../clean', limits))).toMatchObject({ reason: 'bad-path' });
+    expect(await refusal(checkTreeBeneath(out, 'clean/Main.class', limits))).toMatchObject({ reason: 'not-a-directory' });
+    expect(await refusal(checkTreeBeneath(out, 'absent', limits))).toMatchObject({ reason: 'missing' });
   });
 });

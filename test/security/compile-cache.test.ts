@@ -1,10 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants as fsc, type Dirent, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecuteRequest, ExecuteResult } from '../../functions/contract.js';
 import { CompileCache } from '../../functions/runner/compile-cache.js';
+import { createSandbox, type Sandbox } from '../../functions/runner/index.js';
+import type { SandboxSpawn } from '../../functions/runner/sandbox/types.js';
 import type { TestRunner } from '../helpers/runner.js';
 import { expectContained, hostileRunner, newSecret, newTag } from './harness.js';
 
@@ -307,5 +310,136 @@ while True:
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('a package directory of a class tree swapped in a loop between a real one and a symlink to a host directory', async () => {
+    const out = path.join(scratch, 'swap-tree', 'out');
+    const dir = path.join(scratch, 'swap-tree', 'cache');
+    const cache = new CompileCache(dir, 64 * MiB);
+    mkdirSync(path.join(out, 'classes/app'), { recursive: true });
+    writeFileSync(path.join(out, 'classes/Main.class'), 'benign class\n');
+    writeFileSync(path.join(out, 'classes/app/Helper.class'), 'benign class\n');
+    const hostTree = path.join(hostDir, 'package');
+    mkdirSync(hostTree);
+    writeFileSync(path.join(hostTree, 'Helper.class'), `${SECRET}\n`, { mode: 0o600 });
+    symlinkSync(hostTree, path.join(out, 'classes/other'));
+    const child = swapper(path.join(out, 'classes/app'), path.join(out, 'classes/other'));
+    const tree = { binary: 'classes', directory: true, compile: { stdout: '', stderr: '' } };
+    let stored = 0;
+    let refused = 0;
+    try {
+      const deadline = Date.now() + 15_000;
+      for (let i = 0; (stored < 20 || refused < 20) && Date.now() < deadline; i++) {
+        const before = cache.size;
+        await cache.store(CompileCache.key(['swap-tree', i]), out, tree);
+        if (cache.size > before) stored++;
+        else refused++;
+      }
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const state = cacheState(dir);
+    expect(state.leaked).toEqual([]);
+    for (const entry of state.entries) {
+      for (const file of filesUnder(path.join(dir, entry, 'binary'))) expect(readFileSync(file, 'utf8')).toBe('benign class\n');
+    }
+    expect(stored).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+  });
+});
+
+/*
+ * A directory binary: javac writes the classes of a Java program into /out/classes, which the
+ * cache keeps as a tree. javac runs no code of the request (-proc:none), so the plants are made by
+ * the test in the compile phase's place, on the host, right after javac built the classes: what a
+ * build step running code could leave there. The runner must refuse the build with a clear
+ * compile result, and the cache must keep nothing of it.
+ */
+describe('a class directory with something planted in it after the build', () => {
+  let javaCache: string;
+  let planted: ((classes: string) => void | Promise<void>) | null = null;
+  let j: TestRunner;
+  const sockets: Server[] = [];
+
+  /** The bwrap sandbox, with `planted` run on the host's view of /out/classes after each compile phase. */
+  function plantingSandbox(): Sandbox {
+    const real = createSandbox('bwrap');
+    return new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'run') {
+          return async (spec: SandboxSpawn) => {
+            const outcome = await target.run(spec);
+            if (spec.writableOut && planted) await planted(path.join(spec.dirs.out, 'classes'));
+            return outcome;
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  const program = (word: string) => `public class Main {\n    public static void main(String[] args) {\n        System.out.println("${word}");\n    }\n}\n`;
+
+  beforeAll(async () => {
+    javaCache = mkdtempSync(path.join(os.tmpdir(), 'runtools-cache-java-'));
+    j = await hostileRunner({ sandbox: plantingSandbox(), compileCacheDir: javaCache, compileCacheBytes: 64 * MiB });
+  });
+
+  afterAll(() => {
+    for (const s of sockets) s.close();
+    j.dispose();
+    rmSync(javaCache, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['a symlink to a host file', (c: string) => symlinkSync(secretFile, path.join(c, 'Leak.class')), 'classes/Leak.class is a symbolic link'],
+    ['a symlink to a host directory', (c: string) => symlinkSync(hostDir, path.join(c, 'host')), 'classes/host is a symbolic link'],
+    ['a FIFO', (c: string) => execFileSync('mkfifo', [path.join(c, 'Pipe.class')]), 'classes/Pipe.class is a FIFO'],
+    ['a Unix socket', async (c: string) => {
+      const server = createServer();
+      sockets.push(server);
+      await new Promise<void>((resolve) => server.listen(path.join(c, 'Sock.class'), resolve));
+    }, 'classes/Sock.class is a socket'],
+    ['a 10 GB sparse file', (c: string) => {
+      writeFileSync(path.join(c, 'Huge.class'), '');
+      truncateSync(path.join(c, 'Huge.class'), 10 * 1024 * MiB);
+    }, `classes holds more than ${512 * MiB} bytes (classes/Huge.class: ${10 * 1024 * MiB})`],
+    ['the class directory replaced by a symlink to a host directory', (c: string) => {
+      rmSync(c, { recursive: true });
+      symlinkSync(hostDir, c);
+    }, 'a symbolic link'],
+  ])('%s: the build is refused, promptly, and nothing is cached', async (what, plant, detail) => {
+    const tag = newTag();
+    const before = cacheState(javaCache);
+    planted = plant;
+    const started = Date.now();
+    let r: ExecuteResult;
+    try {
+      r = await within(50_000, j.run({ runtime: 'java', code: program(what), args: [tag] }));
+    } finally {
+      planted = null;
+      unblockReaders(j.workRoot);
+    }
+    expect(Date.now() - started).toBeLessThan(45_000);
+    expect(r).toMatchObject({ status: 'compile_error', compile: { status: 'runtime_error', exitCode: 1 } });
+    expect(r.compile?.stderr).toContain(`runtools: the build did not produce a directory of regular files at classes (${detail})`);
+    expect(r.stdout).not.toContain(what);
+    expect(JSON.stringify(r)).not.toContain(SECRET);
+    expect(cacheState(javaCache)).toEqual({ entries: before.entries, leaked: [] });
+    await expectContained(j, tag);
+  });
+
+  it('a clean build is kept as a tree of regular files, and a hit runs from it', async () => {
+    const before = cacheState(javaCache).entries;
+    const first = await j.run({ runtime: 'java', code: program('clean classes') });
+    const second = await j.run({ runtime: 'java', code: program('clean classes') });
+    expect([first.stdout, second.stdout]).toEqual(['clean classes\n', 'clean classes\n']);
+    expect(second.compile?.cached).toBe(true);
+    const after = cacheState(javaCache);
+    expect(after.leaked).toEqual([]);
+    const added = after.entries.filter((e) => !before.includes(e));
+    expect(added).toHaveLength(1);
+    expect(readdirSync(path.join(javaCache, added[0]!, 'binary'))).toEqual(['Main.class']);
   });
 });

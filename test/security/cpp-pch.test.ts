@@ -49,8 +49,9 @@ describe.runIf(hasPch)('C++ precompiled header poisoning', () => {
     const python = await t.runner.locate('python');
     expect(python).not.toBeNull();
     // What a C++ compile is given once the runner has located g++ (which checks the header).
-    expect(await t.runner.locate('cpp')).not.toBeNull();
-    const readOnlyPaths = getRuntime('cpp').compileReadOnlyPaths!();
+    const cpp = await t.runner.locate('cpp');
+    expect(cpp).not.toBeNull();
+    const readOnlyPaths = getRuntime('cpp').compileReadOnlyPaths!(cpp!.tool);
     expect(readOnlyPaths).toEqual([dir]);
     const code = `import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ExecuteRequestSchema, type ExecuteRequest, type ExecuteResult } from '../../functions/contract.js';
-import { createRunner, type RunnerOptions, type SandboxKind } from '../../functions/runner/index.js';
+import { createRunner, type RunnerOptions, type Sandbox, type SandboxKind } from '../../functions/runner/index.js';
 import { processesMatching, type TestRunner } from '../helpers/runner.js';
 
 /**
@@ -14,7 +14,7 @@ import { processesMatching, type TestRunner } from '../helpers/runner.js';
  * program writes to its work dir is charged to its cgroup like in a real deployment.
  */
 export async function hostileRunner(
-  options: Omit<RunnerOptions, 'sandbox' | 'workRoot'> & { sandbox?: SandboxKind; network?: boolean } = {},
+  options: Omit<RunnerOptions, 'sandbox' | 'workRoot'> & { sandbox?: SandboxKind | Sandbox; network?: boolean } = {},
 ): Promise<TestRunner> {
   const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const workRoot = mkdtempSync(path.join(base, 'runtools-security-'));

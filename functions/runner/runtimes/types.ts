@@ -29,6 +29,8 @@ export interface CommandContext {
   sources: Readonly<Record<string, string>>;
   /** The phase's memory cap, bytes (for toolchains that cannot see their cgroup). */
   memoryBytes: number;
+  /** Host paths the phase sees read-only at their own path (compile: the runtime's compileReadOnlyPaths). */
+  readOnlyPaths?: readonly string[];
 }
 
 /** A command to spawn: argv[0] is an absolute path (no shell, no PATH lookup). */
@@ -60,19 +62,23 @@ export interface RuntimeHost {
   locate(override: string | undefined): Promise<Toolchain | null>;
   /** argv (inside the sandbox) printing the version, and how to read it. */
   version: { argv(tool: Toolchain): string[]; parse(output: string): string };
-  /** Files to add to the work dir before compiling (e.g. go.mod), keyed by relative path. */
-  scaffold?(ctx: { entry: string; files: readonly string[] }): Record<string, string>;
+  /** Files to add to the work dir before compiling (e.g. go.mod), keyed by relative path; `sources` are the request's files. */
+  scaffold?(ctx: { entry: string; files: readonly string[]; sources: Readonly<Record<string, string>> }): Record<string, string>;
   /** Host-side preparation before the compile phase (e.g. a per-execution build cache); overlays to mount for it. */
   prepareCompile?(host: HostContext): Promise<Overlay[] | void>;
   /** The compile command, when the registry has no template for it. */
   compile?(ctx: CommandContext): Command;
-  /** Host paths the compile phase reads at their own path (read-only), e.g. a shared cache. */
-  compileReadOnlyPaths?(): string[];
+  /**
+   * Host paths the compile phase reads at their own path (read-only), e.g. a shared cache, for the
+   * toolchain as located on this host. Their identity is part of the build cache's key.
+   */
+  compileReadOnlyPaths?(tool: Toolchain): string[];
   /**
    * Reads what the compile phase printed (e.g. cargo's JSON): the binary path in outDir (null:
-   * none named), and the output for the user. Called whatever the compile's outcome.
+   * none named), whether it is a directory (e.g. Java's classes: a tree of regular files), and the
+   * output for the user. Called whatever the compile's outcome.
    */
-  compiledBinary?(ctx: CommandContext, compileStdout: string): { binary: string | null; stdout: string };
+  compiledBinary?(ctx: CommandContext, compileStdout: string): { binary: string | null; directory?: boolean; stdout: string };
   /** The run command, when the registry has no template for it. */
   run?(ctx: CommandContext & { binary?: string }): Command;
   /**

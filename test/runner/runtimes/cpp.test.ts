@@ -71,7 +71,7 @@ describe('cpp: the precompiled bits/stdc++.h', () => {
     expect(trace.status).toBe(0);
     expect(trace.stderr.split('\n')[0]).toBe(`! ${path.join(pchDir(), PCH_FILES.header)}`);
     // Every compile points g++ at it, and has it bound read-only in its sandbox.
-    expect(getRuntime('cpp').compileReadOnlyPaths!()).toEqual([pchDir()]);
+    expect(getRuntime('cpp').compileReadOnlyPaths!(tool!)).toEqual([pchDir()]);
   });
 
   it('is not used once any header it was built from is newer, or it was built by another compiler or with other flags', () => {
