@@ -535,6 +535,11 @@ export const RUNTIME_NAMES: ReadonlyMap<string, RuntimeId> = new Map(
   RUNTIMES.flatMap((r) => [[r.id, r.id] as const, ...r.aliases.map((a) => [a, r.id] as const)]),
 );
 
+/** The request's files a runtime compiles or runs as sources: those with one of its extensions (`{sources}`). */
+export function sourceFiles(facts: Pick<RuntimeFacts, 'extensions'>, files: readonly string[]): string[] {
+  return files.filter((f) => facts.extensions.some((ext) => f.endsWith(ext)));
+}
+
 /** The facts of one runtime. */
 export function runtimeFacts(id: RuntimeId): RuntimeFacts & { id: RuntimeId } {
   return RUNTIMES.find((r) => r.id === id)!;

@@ -4,11 +4,12 @@
  * third of the time. Idempotent: nothing to do while the header there is usable.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compileFlags, PCH_FILES, pchDir, pchStamp, pchUsable } from '../functions/runner/runtimes/cpp.js';
 import { findToolchain, getRuntime } from '../functions/runner/runtimes/index.js';
+import { publishDir } from './publish.js';
 
 const tool = await findToolchain(getRuntime('cpp'));
 if (!tool) {
@@ -26,8 +27,7 @@ const header = rule.split(/[\s\\]+/).find((f) => f.endsWith('/bits/stdc++.h'));
 if (!header) throw new Error(`build-cpp-pch: cannot find bits/stdc++.h in ${JSON.stringify(rule)}`);
 
 console.error(`build-cpp-pch: precompiling ${header} (${compileFlags().join(' ')}) into ${dir}`);
-const staging = `${dir}.staging-${process.pid}`;
-try {
+publishDir(dir, (staging) => {
   mkdirSync(path.join(staging, path.dirname(PCH_FILES.header)), { recursive: true });
   const out = path.join(staging, PCH_FILES.header);
   execFileSync(tool.bin, [...compileFlags(), '-x', 'c++-header', header, '-o', out, '-MD', '-MF', path.join(staging, PCH_FILES.deps)], {
@@ -35,9 +35,4 @@ try {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   writeFileSync(path.join(staging, PCH_FILES.stamp), pchStamp(tool.bin, version));
-  for (const f of Object.values(PCH_FILES)) chmodSync(path.join(staging, f), 0o444);
-  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-  renameSync(staging, dir);
-} finally {
-  rmSync(staging, { recursive: true, force: true });
-}
+});

@@ -1,33 +1,19 @@
 /**
  * Builds the shared Go build cache ahead of executions: compiles the standard library with exactly the
- * environment executions use, then publishes the cache read-only. Idempotent.
+ * environment executions use, then publishes the cache read-only (see publish.ts). Idempotent.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { goEnv } from '../functions/runner/runtimes/go.js';
 import { findToolchain, getRuntime } from '../functions/runner/runtimes/index.js';
 import { goCacheMaster } from '../functions/runner/paths.js';
+import { publishDir } from './publish.js';
 
 const STAMP = '.runtools-warm';
 /** Bumped when the published layout changes, so existing caches are built again. */
 const LAYOUT = 'dirs-0755';
-
-/**
- * Files read-only; directories writable by their owner: a compile sees the master as the lower layer
- * of an overlay, where a new entry lands in its own upper layer, but only if the directory it goes
- * in is writable to it (the sandbox's root has no CAP_DAC_OVERRIDE). The master itself is never
- * writable to a sandbox: a read-only bind or an overlay's lower layer.
- */
-function publish(dir: string): void {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) publish(p);
-    else chmodSync(p, 0o444);
-  }
-  chmodSync(dir, 0o755);
-}
 
 const tool = await findToolchain(getRuntime('go'));
 if (!tool) {
@@ -42,28 +28,18 @@ const stampFile = path.join(master, STAMP);
 if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === `${version} ${tool.bin} ${LAYOUT}`) process.exit(0);
 
 console.error(`build-go-cache: building the ${version} standard library into ${master} (about a minute, once)`);
-const staging = `${master}.staging-${process.pid}`;
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'runtools-warm-'));
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'runtools-go-cache-'));
 try {
-  mkdirSync(staging, { recursive: true });
-  const env = { ...goEnv(staging, scratch), PATH: `${path.dirname(tool.bin)}:/usr/bin:/bin`, HOME: scratch };
-  execFileSync(tool.bin, ['build', 'std'], { env, cwd: scratch, stdio: ['ignore', 'inherit', 'inherit'] });
-  writeFileSync(path.join(scratch, 'go.mod'), 'module main\n\ngo 1.23\n');
-  writeFileSync(path.join(scratch, 'main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("warm") }\n');
-  execFileSync(tool.bin, ['build', '-o', path.join(scratch, 'app'), '.'], { env, cwd: scratch, stdio: 'inherit' });
-  writeFileSync(path.join(staging, STAMP), `${version} ${tool.bin} ${LAYOUT}\n`);
-  publish(staging);
-  if (existsSync(master)) {
-    execFileSync('chmod', ['-R', 'u+w', master]);
-    rmSync(master, { recursive: true, force: true });
-  }
-  renameSync(staging, master);
+  publishDir(master, (staging) => {
+    const env = { ...goEnv(staging, scratch), PATH: `${path.dirname(tool.bin)}:/usr/bin:/bin`, HOME: scratch };
+    execFileSync(tool.bin, ['build', 'std'], { env, cwd: scratch, stdio: ['ignore', 'inherit', 'inherit'] });
+    writeFileSync(path.join(scratch, 'go.mod'), 'module main\n\ngo 1.23\n');
+    writeFileSync(path.join(scratch, 'main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("prebuilt") }\n');
+    execFileSync(tool.bin, ['build', '-o', path.join(scratch, 'app'), '.'], { env, cwd: scratch, stdio: 'inherit' });
+    writeFileSync(path.join(staging, STAMP), `${version} ${tool.bin} ${LAYOUT}\n`);
+  });
   const files = readdirSync(master).filter((d) => statSync(path.join(master, d)).isDirectory()).length;
   console.error(`build-go-cache: done (${files} cache directories)`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
-  if (existsSync(staging)) {
-    execFileSync('chmod', ['-R', 'u+w', staging]);
-    rmSync(staging, { recursive: true, force: true });
-  }
 }

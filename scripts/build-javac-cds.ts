@@ -5,12 +5,13 @@
  * then publishes the archive read-only with the stamp of the JDK it belongs to. Idempotent.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { javacArchiveDir } from '../functions/runner/paths.js';
 import { findToolchain, getRuntime } from '../functions/runner/runtimes/index.js';
-import { JAVAC_ARCHIVE, JAVAC_ARCHIVE_STAMP, JAVAC_VM, jdkIdentity } from '../functions/runner/runtimes/java.js';
+import { JAVAC_ARCHIVE, JAVAC_ARCHIVE_STAMP, JAVAC_OPTIONS, JAVAC_VM, jdkIdentity } from '../functions/runner/runtimes/java.js';
+import { publishDir } from './publish.js';
 
 /** What the archive holds is what this compile loaded: generics, lambdas, records, switch expressions, nested and anonymous classes, a warning. */
 const PROGRAM: Record<string, string> = {
@@ -112,29 +113,23 @@ const stampFile = path.join(dir, JAVAC_ARCHIVE_STAMP);
 if (existsSync(path.join(dir, JAVAC_ARCHIVE)) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === identity) process.exit(0);
 
 console.error(`build-javac-cds: archiving javac's classes into ${dir} (a few seconds, once)`);
-const staging = `${dir}.staging-${process.pid}`;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'runtools-javac-cds-'));
 try {
-  mkdirSync(staging, { recursive: true });
   for (const [name, content] of Object.entries(PROGRAM)) {
     mkdirSync(path.dirname(path.join(scratch, name)), { recursive: true });
     writeFileSync(path.join(scratch, name), content);
   }
-  const archive = path.join(staging, JAVAC_ARCHIVE);
-  execFileSync(
-    path.join(tool.root, 'bin/javac'),
-    [...JAVAC_VM, `-J-XX:ArchiveClassesAtExit=${archive}`, '-encoding', 'UTF-8', '-proc:none', '-d', path.join(scratch, 'out'), ...Object.keys(PROGRAM)],
-    { cwd: scratch, env: { PATH: '/usr/bin:/bin', HOME: scratch, LANG: 'C.UTF-8' }, stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  if (!existsSync(archive)) throw new Error(`javac left no archive at ${archive}`);
-  writeFileSync(path.join(staging, JAVAC_ARCHIVE_STAMP), identity);
-  chmodSync(archive, 0o444);
-  chmodSync(path.join(staging, JAVAC_ARCHIVE_STAMP), 0o444);
-  chmodSync(staging, 0o755);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(staging, dir);
+  publishDir(dir, (staging) => {
+    const archive = path.join(staging, JAVAC_ARCHIVE);
+    execFileSync(
+      path.join(tool.root, 'bin/javac'),
+      [...JAVAC_VM, `-J-XX:ArchiveClassesAtExit=${archive}`, ...JAVAC_OPTIONS, '-d', path.join(scratch, 'out'), ...Object.keys(PROGRAM)],
+      { cwd: scratch, env: { PATH: '/usr/bin:/bin', HOME: scratch, LANG: 'C.UTF-8' }, stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    if (!existsSync(archive)) throw new Error(`javac left no archive at ${archive}`);
+    writeFileSync(path.join(staging, JAVAC_ARCHIVE_STAMP), identity);
+  });
   console.error('build-javac-cds: done');
 } finally {
   rmSync(scratch, { recursive: true, force: true });
-  rmSync(staging, { recursive: true, force: true });
 }

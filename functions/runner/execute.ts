@@ -20,9 +20,9 @@ import { baseEnv, type ResourceLimits, type Sandbox, type SandboxSpawn, type Sta
 import type { ProcessOutcome } from './supervise.js';
 import { writeFiles, type Workspace } from './workspace.js';
 
-const execFileAsync = promisify(execFile);
-
 export { RuntimeUnavailableError };
+
+const execFileAsync = promisify(execFile);
 const MiB = 1024 * 1024;
 
 export interface RunnerOptions {
@@ -63,7 +63,6 @@ interface Located {
   tool: Toolchain;
   version: string;
 }
-
 
 /** Result of one phase in the API's shape. */
 function phaseResult(o: ProcessOutcome): CompileResult {
@@ -250,7 +249,6 @@ export class Runner {
       }
       const cmd = rt.run({ ...ctx, binary });
       const outcome = await this.phase(rt, ws, found, ctx, cmd, req.env, {
-        readOnlyPaths: [],
         writableOut: false,
         stdin: req.stdin,
         timeoutMs: req.timeout,
@@ -277,7 +275,10 @@ export class Runner {
     }
   }
 
-  /** Runs one phase (compile or run) of an execution: its command in the sandbox, over the base environment, then `env`. */
+  /**
+   * Runs one phase (compile or run) of an execution: its command in the sandbox, over the base
+   * environment, then `env`, with the host paths the phase reads (`ctx.readOnlyPaths`) bound.
+   */
   private phase(
     rt: RuntimeDefinition,
     ws: Workspace,
@@ -285,7 +286,7 @@ export class Runner {
     ctx: CommandContext,
     cmd: Command,
     env: Record<string, string>,
-    phase: Pick<SandboxSpawn, 'readOnlyPaths' | 'overlays' | 'writableOut' | 'stdin' | 'timeoutMs' | 'limits' | 'signal'>,
+    phase: Pick<SandboxSpawn, 'overlays' | 'writableOut' | 'stdin' | 'timeoutMs' | 'limits' | 'signal'>,
   ): Promise<ProcessOutcome> {
     return this.sandbox.run({
       id: ws.id,
@@ -295,6 +296,7 @@ export class Runner {
       argv: cmd.argv,
       env: { ...baseEnv(ctx, searchPath(ctx.tool)), ...cmd.env, ...env },
       cwd: cmd.cwd,
+      readOnlyPaths: ctx.readOnlyPaths ?? [],
       outputLimitBytes: this.outputLimitBytes,
       ...phase,
     });
@@ -314,8 +316,7 @@ export class Runner {
     signal?: AbortSignal,
   ) {
     const started = performance.now();
-    const readOnlyPaths = rt.compileReadOnlyPaths?.(found.tool) ?? [];
-    ctx = { ...ctx, readOnlyPaths };
+    ctx = { ...ctx, readOnlyPaths: rt.compileReadOnlyPaths?.(found.tool) ?? [] };
     const cmd = rt.compile!(ctx);
     const key = this.cache && (await buildKey(rt, found, this.sandbox.kind, ctx, cmd));
     const hit = key ? await this.cache!.restore(key, ws.dirs.out) : null;
@@ -326,7 +327,6 @@ export class Runner {
     }
     const overlays = (await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, hostTmpDir: ws.dirs.tmp, entry: ctx.entry, files: ctx.files, overlays: this.sandbox.overlays })) ?? [];
     const outcome = await this.phase(rt, ws, found, ctx, cmd, {}, {
-      readOnlyPaths,
       overlays,
       writableOut: true,
       stdin: '',
@@ -401,7 +401,7 @@ async function probe(rt: RuntimeDefinition): Promise<Located | null> {
       timeout: 15_000,
       env: { PATH: `${path.dirname(tool.bin)}:/usr/bin:/bin`, HOME: '/tmp', GOTOOLCHAIN: 'local' },
     });
-    return { tool: rt.sandbox?.binds ? { ...tool, binds: rt.sandbox.binds } : tool, version: rt.version.parse(stdout || stderr) };
+    return { tool, version: rt.version.parse(stdout || stderr) };
   } catch {
     return null;
   }

@@ -89,6 +89,26 @@ async function openIn(dir: FileHandle, name: string, final: boolean, rel: string
 }
 
 /**
+ * Opens the directory `rel` names beneath `root`, one component at a time without following a
+ * link, stopping `keep` components short of its end (1: the parent of what `rel` names). The
+ * caller closes the handle.
+ */
+async function openDirBeneath(root: string, rel: string, parts: readonly string[], keep = 0): Promise<FileHandle> {
+  let dir = await open(root, DIR_FLAGS);
+  try {
+    for (let i = 0; i < parts.length - keep; i++) {
+      const next = await openIn(dir, parts[i]!, false, rel, parts.slice(0, i + 1).join('/'));
+      await dir.close();
+      dir = next;
+    }
+    return dir;
+  } catch (err) {
+    await dir.close();
+    throw err;
+  }
+}
+
+/**
  * Opens `rel` beneath the trusted directory `root` for reading: a regular file of at most
  * `maxBytes`, reached without following any link or blocking on anything. Throws
  * UnsafeFileError otherwise. The caller closes the handle.
@@ -96,13 +116,8 @@ async function openIn(dir: FileHandle, name: string, final: boolean, rel: string
 export async function openBeneath(root: string, rel: string, maxBytes: number): Promise<{ handle: FileHandle; size: number }> {
   const parts = segments(rel);
   if (!parts) throw new UnsafeFileError('bad-path', rel, PHRASES['bad-path']);
-  let dir = await open(root, DIR_FLAGS);
+  const dir = await openDirBeneath(root, rel, parts, 1);
   try {
-    for (let i = 0; i < parts.length - 1; i++) {
-      const next = await openIn(dir, parts[i]!, false, rel, parts.slice(0, i + 1).join('/'));
-      await dir.close();
-      dir = next;
-    }
     const file = await openIn(dir, parts.at(-1)!, true, rel, rel);
     const st = await file.stat();
     const kind = kindOf(st);
@@ -237,13 +252,8 @@ async function walkTree(
     }
   }
 
-  let dir = await open(root, DIR_FLAGS);
+  const dir = await openDirBeneath(root, rel, parts);
   try {
-    for (let i = 0; i < parts.length; i++) {
-      const next = await openIn(dir, parts[i]!, false, rel, parts.slice(0, i + 1).join('/'));
-      await dir.close();
-      dir = next;
-    }
     await walk(dir, '', 0);
     return size;
   } finally {

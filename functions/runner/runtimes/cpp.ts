@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runtimeFacts } from '../../runtimes.js';
+import { runtimeFacts, sourceFiles } from '../../runtimes.js';
 import { firstExecutable, hostOutput, which } from './locate.js';
 import { defineHost } from './types.js';
 
@@ -64,8 +64,6 @@ export function pchUsable(dir: string, bin: string, version: string): boolean {
   }
 }
 
-const isSource = (f: string) => runtimeFacts('cpp').extensions.some((ext) => f.endsWith(ext));
-
 /**
  * C++ with g++: every source file into one binary, in the standard the compiler's version calls
  * for; `#include <bits/stdc++.h>` comes precompiled when set-up has built it.
@@ -88,7 +86,7 @@ export default defineHost({
   },
   compileReadOnlyPaths: () => (pch ? [pch] : []),
   compile: (ctx) => ({
-    argv: [ctx.tool.bin, ...compileFlags(), ...(pch ? ['-I', pch] : []), '-o', `${ctx.outDir}/main`, ...ctx.files.filter(isSource)],
+    argv: [ctx.tool.bin, ...compileFlags(), ...(pch ? ['-I', pch] : []), '-o', `${ctx.outDir}/main`, ...sourceFiles(runtimeFacts('cpp'), ctx.files)],
   }),
   compiledBinary: (ctx, stdout) => ({ binary: `${ctx.outDir}/main`, stdout }),
 });

@@ -1,8 +1,8 @@
-import { RUNTIMES as FACTS, type CommandTemplate, type RuntimeFacts, type RuntimeId } from '../../runtimes.js';
-import type { Command, CommandContext, RuntimeDefinition, RuntimeHost } from './types.js';
+import { RUNTIMES as FACTS, sourceFiles, type CommandTemplate, type RuntimeFacts, type RuntimeId } from '../../runtimes.js';
+import type { Command, CommandContext, RuntimeDefinition, RuntimeHost, Toolchain } from './types.js';
 
 /** Fills a registry template (functions/runtimes.ts lists the placeholders) for one execution. */
-export function fromTemplate(template: CommandTemplate, facts: RuntimeFacts, ctx: CommandContext & { binary?: string }): Command {
+function fromTemplate(template: CommandTemplate, facts: RuntimeFacts, ctx: CommandContext & { binary?: string }): Command {
   const { argv, env } = fill(template, facts, ctx);
   return env ? { argv, env } : { argv };
 }
@@ -19,7 +19,7 @@ function fill(template: CommandTemplate & { artifact?: string }, facts: RuntimeF
   };
   const many: Record<string, readonly string[]> = {
     args: ctx.args,
-    sources: ctx.files.filter((f) => facts.extensions.some((ext) => f.endsWith(ext))),
+    sources: sourceFiles(facts, ctx.files),
   };
   const fill = (s: string): string =>
     s.replace(/\{(\w+)\}/g, (whole, name: string) => {
@@ -54,9 +54,13 @@ const hosts = await Promise.all(FACTS.map(async (f) => ((await import(`./${f.id}
 /** Every runtime, as the runner uses it, in the registry's order. */
 export const RUNTIMES: readonly RuntimeDefinition[] = FACTS.map((facts, i) => assemble(facts, hosts[i]!));
 
-/** A runtime's toolchain on this host: the registry's variable names it, else its host file searches. */
-export function findToolchain(rt: RuntimeDefinition) {
-  return rt.locate(process.env[rt.toolVariable] || undefined);
+/**
+ * A runtime's toolchain on this host: the registry's variable names it, else its host file
+ * searches; with the host paths the registry says it reads besides (its sandbox binds).
+ */
+export async function findToolchain(rt: RuntimeDefinition): Promise<Toolchain | null> {
+  const tool = await rt.locate(process.env[rt.toolVariable] || undefined);
+  return tool && rt.sandbox?.binds ? { ...tool, binds: rt.sandbox.binds } : tool;
 }
 
 /** The runtime definition for a canonical id. */

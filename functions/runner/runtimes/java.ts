@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runtimeFacts, sourceFiles } from '../../runtimes.js';
 import { javacArchiveDir } from '../paths.js';
 import { mainClass, requiredFileName } from './java-source.js';
 import { firstExecutable, isExecutable, which } from './locate.js';
@@ -23,7 +24,7 @@ const VM_COMMON = ['-XX:+UseSerialGC', '-XX:-UsePerfData', '-XX:+DisplayVMOutput
 export const JAVAC_VM = ['-Xmx1g', '-Xss16m', '-XX:TieredStopAtLevel=1', '-XX:ActiveProcessorCount=2', ...VM_COMMON].map((o) => `-J${o}`);
 
 /** javac's own options: UTF-8 sources, no annotation processors (no code of the request runs while compiling). */
-const JAVAC_OPTIONS = ['-encoding', 'UTF-8', '-proc:none'];
+export const JAVAC_OPTIONS = ['-encoding', 'UTF-8', '-proc:none'];
 
 /** The archive's file name in javacArchiveDir(), and the stamp naming the JDK it was made for. */
 export const JAVAC_ARCHIVE = 'javac.jsa';
@@ -85,7 +86,7 @@ function javaSources(ctx: CommandContext): string[] {
   const src = ctx.sources[ctx.entry] ?? '';
   const renamed = requiredFileName(ctx.entry, src);
   const replaced = renamed !== null && ctx.sources[renamed] === src;
-  const sources = ctx.files.filter((f) => f.endsWith('.java') && !(replaced && f === ctx.entry));
+  const sources = sourceFiles(runtimeFacts('java'), ctx.files).filter((f) => !(replaced && f === ctx.entry));
   if (!replaced && !sources.includes(ctx.entry)) sources.unshift(ctx.entry);
   return sources;
 }

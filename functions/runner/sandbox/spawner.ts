@@ -4,6 +4,7 @@ import { constants as fsc, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Child } from '../supervise.js';
+import { signalName } from '../status.js';
 import type { Overlay } from './types.js';
 
 /** What to start: argv[0] is a full path (no PATH search); `fds` has one letter per child descriptor. */
@@ -21,8 +22,6 @@ export interface SpawnRequest {
   cgroups?: readonly string[];
 }
 
-// The usual name of each number (SIGABRT, not its alias SIGIOT): the first listed.
-const SIGNALS = new Map(Object.entries(constants.signals).reverse().map(([name, n]) => [n, name as NodeJS.Signals]));
 const ERRNOS = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 /** A process started by the spawner: the part of ChildProcess that supervision uses. */
@@ -162,7 +161,7 @@ export class Spawner {
       this.running.delete(Number(a));
       this.reference();
       const code = Number(rest[0]);
-      child?.ended(code >= 0 ? code : null, code >= 0 ? null : (SIGNALS.get(Number(rest[1])) ?? 'SIGKILL'));
+      child?.ended(code >= 0 ? code : null, code >= 0 ? null : ((signalName(Number(rest[1])) ?? 'SIGKILL') as NodeJS.Signals));
       return;
     }
     const w = this.waiting.get(a!);
