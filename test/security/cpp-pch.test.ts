@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pchDir } from '../../functions/runner/runtimes/cpp.js';
-import { DEFAULT_COMPILE_LIMITS } from '../../functions/runner/index.js';
 import { getRuntime } from '../../functions/runner/runtimes/index.js';
-import { BwrapSandbox } from '../../functions/runner/sandbox/bwrap.js';
 import { createWorkspace, removeWorkspace } from '../../functions/runner/workspace.js';
 import type { TestRunner } from '../helpers/runner.js';
-import { expectContained, hostileRunner, newTag } from './harness.js';
+import { asCompiler, expectContained, hostileRunner, newTag, treeFingerprint } from './harness.js';
 
 /*
  * Poisoning the precompiled bits/stdc++.h: every C++ compile that includes it would take in
@@ -20,21 +17,7 @@ import { expectContained, hostileRunner, newTag } from './harness.js';
 const dir = pchDir();
 const hasPch = existsSync(path.join(dir, 'stamp.json'));
 
-/** Names, modes, sizes, inodes, mtimes and contents of everything in the directory. */
-function fingerprint(): string {
-  const hash = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      const st = lstatSync(p);
-      hash.update(`${p} ${st.mode} ${st.size} ${st.ino} ${st.mtimeMs}\n`);
-      if (st.isDirectory()) walk(p);
-      else hash.update(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return hash.digest('hex');
-}
+const fingerprint = () => treeFingerprint(dir);
 
 describe.runIf(hasPch)('C++ precompiled header poisoning', () => {
   let t: TestRunner;
@@ -46,8 +29,6 @@ describe.runIf(hasPch)('C++ precompiled header poisoning', () => {
   afterAll(() => t.dispose());
 
   it('a compromised compile cannot write, chmod, touch, add to, rename, remove or remount it', async () => {
-    const python = await t.runner.locate('python');
-    expect(python).not.toBeNull();
     // What a C++ compile is given once the runner has located g++ (which checks the header).
     const cpp = await t.runner.locate('cpp');
     expect(cpp).not.toBeNull();
@@ -79,22 +60,7 @@ print("remount", libc.mount(b"none", top.encode(), None, MS_REMOUNT | MS_BIND, N
 print(seen, done)`;
     const ws = await createWorkspace(t.workRoot);
     try {
-      const sandbox = new BwrapSandbox();
-      const view = sandbox.view(ws.dirs, python!.tool, 'python');
-      const outcome = await sandbox.run({
-        id: ws.id,
-        runtime: 'python',
-        dirs: ws.dirs,
-        tool: python!.tool,
-        argv: [view.tool.bin, '-c', code],
-        env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
-        readOnlyPaths,
-        writableOut: true,
-        stdin: '',
-        timeoutMs: 60_000,
-        outputLimitBytes: 1024 * 1024,
-        limits: DEFAULT_COMPILE_LIMITS,
-      });
+      const outcome = await asCompiler(t, ws, code, { readOnlyPaths });
       expect(outcome.stderr).toBe('');
       expect(outcome.stdout).toBe("remount -1\n3 {'write': 0, 'chmod': 0, 'utime': 0, 'create': 0, 'rename': 0, 'unlink': 0}\n");
     } finally {

@@ -1,15 +1,12 @@
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goCacheOverlay, goCacheSnapshot } from '../../functions/runner/gocache.js';
-import { DEFAULT_COMPILE_LIMITS } from '../../functions/runner/index.js';
 import { goCacheMaster } from '../../functions/runner/paths.js';
 import { BwrapSandbox } from '../../functions/runner/sandbox/bwrap.js';
-import type { SandboxSpawn } from '../../functions/runner/sandbox/types.js';
-import { createWorkspace, removeWorkspace, type Workspace } from '../../functions/runner/workspace.js';
+import { createWorkspace, removeWorkspace } from '../../functions/runner/workspace.js';
 import type { TestRunner } from '../helpers/runner.js';
-import { expectContained, hostileRunner, newTag } from './harness.js';
+import { asCompiler, expectContained, hostileRunner, newTag, treeFingerprint } from './harness.js';
 
 /*
  * Go build cache poisoning. Every Go compile gets a private cache: an overlay with the prebuilt
@@ -24,24 +21,8 @@ import { expectContained, hostileRunner, newTag } from './harness.js';
 const master = goCacheMaster();
 const hasMaster = existsSync(master) && readdirSync(master).length > 0;
 
-/** Names, sizes, modes, inodes and mtimes of every master entry, plus the content of a sample. */
-function fingerprint(): string {
-  const hash = createHash('sha256');
-  const dirs = readdirSync(master).sort();
-  let sampled = 0;
-  for (const dir of [master, ...dirs.map((d) => path.join(master, d))]) {
-    const st = lstatSync(dir);
-    hash.update(`${dir} ${st.mode} ${st.mtimeMs} ${st.ino}\n`);
-    if (dir === master || !st.isDirectory()) continue;
-    for (const f of readdirSync(dir).sort()) {
-      const p = path.join(dir, f);
-      const fst = lstatSync(p);
-      hash.update(`${p} ${fst.mode} ${fst.size} ${fst.mtimeMs} ${fst.ino}\n`);
-      if (fst.isFile() && sampled++ % 20 === 0) hash.update(readFileSync(p));
-    }
-  }
-  return hash.digest('hex');
-}
+/** The master is large: every entry's metadata, one file's content in twenty. */
+const fingerprint = () => treeFingerprint(master, 20);
 
 const GO_HELLO = (text: string) => `package main
 
@@ -58,28 +39,6 @@ describe.runIf(hasMaster)('Go build cache poisoning', () => {
     before = fingerprint();
   });
   afterAll(() => t.dispose());
-
-  /** Runs Python `code` in a Go compile phase's sandbox over `ws`: what a compromised compiler could do. */
-  async function asCompiler(ws: Workspace, code: string, cache: Pick<SandboxSpawn, 'readOnlyPaths' | 'overlays'>) {
-    const python = await t.runner.locate('python');
-    expect(python).not.toBeNull();
-    const sandbox = new BwrapSandbox();
-    const view = sandbox.view(ws.dirs, python!.tool, 'python');
-    return sandbox.run({
-      id: ws.id,
-      runtime: 'python',
-      dirs: ws.dirs,
-      tool: python!.tool,
-      argv: [view.tool.bin, '-c', code],
-      env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
-      ...cache,
-      writableOut: true,
-      stdin: '',
-      timeoutMs: 60_000,
-      outputLimitBytes: 1024 * 1024,
-      limits: DEFAULT_COMPILE_LIMITS,
-    });
-  }
 
   it('a compromised compile cannot change the master through the symlink farm, chmod, rename or remount', async () => {
     const ws = await createWorkspace(t.workRoot);
@@ -113,7 +72,7 @@ for d in sorted(os.listdir(farm))[:64]:
 MS_REMOUNT, MS_BIND = 32, 4096
 print("remount", libc.mount(b"none", master.encode(), None, MS_REMOUNT | MS_BIND, None))
 print(done)`;
-      const outcome = await asCompiler(ws, code, { readOnlyPaths: [master] });
+      const outcome = await asCompiler(t, ws, code, { readOnlyPaths: [master] });
       expect(outcome.stderr).toBe('');
       expect(outcome.stdout).toMatch(/^remount -1\n/);
       expect(outcome.stdout).toMatch(/'write': 0, 'chmod': 0, 'utime': 0, 'create': 0, 'rename': 0, 'unlink': 0, 'replace': [1-9]/);
@@ -135,7 +94,7 @@ for d in ${JSON.stringify(dirs)}:
         f.write(b"entry")
     made += 1
 print(made)`;
-      const outcome = await asCompiler(ws, code, { readOnlyPaths: [], overlays: [overlay] });
+      const outcome = await asCompiler(t, ws, code, { readOnlyPaths: [], overlays: [overlay] });
       expect(outcome.stderr).toBe('');
       expect(outcome.stdout).toBe(`${dirs.length}\n`);
       expect(readFileSync(path.join(overlay.upper, dirs[0]!, 'new-entry-d'), 'utf8')).toBe('entry');
@@ -174,7 +133,7 @@ MS_REMOUNT, MS_BIND = 32, 4096
 print("remount", libc.mount(b"none", cache.encode(), None, MS_REMOUNT | MS_BIND, None))
 print("upper visible", os.path.exists(${JSON.stringify(overlay.upper)}), os.path.exists(${JSON.stringify(master)}))
 print(done)`;
-      const outcome = await asCompiler(ws, code, { readOnlyPaths: [], overlays: [overlay] });
+      const outcome = await asCompiler(t, ws, code, { readOnlyPaths: [], overlays: [overlay] });
       expect(outcome.stderr).toBe('');
       // What the entries' modes allow (chmod, utime: copied up) lands in this compile's own upper
       // layer; the master never changes, and neither it nor the upper layer is visible by path.

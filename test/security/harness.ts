@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ExecuteRequestSchema, type ExecuteRequest, type ExecuteResult } from '../../functions/contract.js';
-import { createRunner, type RunnerOptions, type Sandbox, type SandboxKind } from '../../functions/runner/index.js';
+import { createRunner, DEFAULT_COMPILE_LIMITS, type RunnerOptions, type Sandbox, type SandboxKind } from '../../functions/runner/index.js';
+import { BwrapSandbox } from '../../functions/runner/sandbox/bwrap.js';
+import type { SandboxSpawn } from '../../functions/runner/sandbox/types.js';
+import type { Workspace } from '../../functions/runner/workspace.js';
 import { processesMatching, type TestRunner } from '../helpers/runner.js';
 
 /**
@@ -29,6 +32,53 @@ export async function hostileRunner(
     },
     dispose: () => rmSync(workRoot, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Runs Python `code` in a compile phase's sandbox over `ws`, with the host paths and overlays
+ * `phase` gives it: what a compromised compiler could do (compilers run no user code).
+ */
+export async function asCompiler(t: TestRunner, ws: Workspace, code: string, phase: Pick<SandboxSpawn, 'readOnlyPaths' | 'overlays'>) {
+  const python = await t.runner.locate('python');
+  expect(python).not.toBeNull();
+  const sandbox = new BwrapSandbox();
+  const view = sandbox.view(ws.dirs, python!.tool, 'python');
+  return sandbox.run({
+    id: ws.id,
+    runtime: 'python',
+    dirs: ws.dirs,
+    tool: python!.tool,
+    argv: [view.tool.bin, '-c', code],
+    env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
+    ...phase,
+    writableOut: true,
+    stdin: '',
+    timeoutMs: 60_000,
+    outputLimitBytes: 1024 * 1024,
+    limits: DEFAULT_COMPILE_LIMITS,
+  });
+}
+
+/**
+ * Names, modes, sizes, inodes and mtimes of everything beneath `dir`, with the contents of every
+ * `sampleEvery`-th regular file: equal before and after an attack when it changed nothing.
+ */
+export function treeFingerprint(dir: string, sampleEvery = 1): string {
+  const hash = createHash('sha256');
+  let files = 0;
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const st = lstatSync(p);
+      hash.update(`${p} ${st.mode} ${st.size} ${st.ino} ${st.mtimeMs}\n`);
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && files++ % sampleEvery === 0) hash.update(readFileSync(p));
+    }
+  };
+  const st = lstatSync(dir);
+  hash.update(`${dir} ${st.mode} ${st.ino} ${st.mtimeMs}\n`);
+  walk(dir);
+  return hash.digest('hex');
 }
 
 /**

@@ -1,12 +1,11 @@
-import path from 'node:path';
-import { firstExecutable, which } from './locate.js';
+import { firstExecutable, toolchainAt, which } from './locate.js';
 import { defineHost } from './types.js';
 
 /** GNU bash (never /bin/sh, which is dash on Debian: the alias `sh` runs bash too); runs as the registry says. */
 export default defineHost({
   async locate(override) {
     const bin = firstExecutable([override, '/usr/bin/bash', '/bin/bash']) ?? which('bash');
-    return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
+    return toolchainAt(bin);
   },
   version: {
     argv: (tool) => [tool.bin, '--version'],

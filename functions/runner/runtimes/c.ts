@@ -1,5 +1,4 @@
-import path from 'node:path';
-import { firstExecutable, which } from './locate.js';
+import { firstExecutable, toolchainAt, which } from './locate.js';
 import { defineHost } from './types.js';
 
 /** C with GCC: the registry's command builds every `.c` file into one binary, which then runs. */
@@ -8,7 +7,7 @@ export default defineHost({
     // The real driver (Debian: /usr/bin/gcc → gcc-12 → x86_64-linux-gnu-gcc-12), not `cc`, which
     // /etc/alternatives may point at another compiler.
     const bin = firstExecutable([override, '/usr/bin/gcc', which('gcc') ?? undefined]);
-    return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
+    return toolchainAt(bin);
   },
   version: {
     argv: (tool) => [tool.bin, '-dumpfullversion'],

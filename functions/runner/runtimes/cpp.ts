@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runtimeFacts, sourceFiles } from '../../runtimes.js';
-import { firstExecutable, hostOutput, which } from './locate.js';
+import { firstExecutable, hostOutput, toolchainAt, which } from './locate.js';
 import { defineHost } from './types.js';
 
 /**
@@ -78,7 +78,7 @@ export default defineHost({
     if (!version) return null;
     standard = standardFor(Number.parseInt(version, 10));
     pch = pchUsable(pchDir(), bin, version) ? pchDir() : null;
-    return { root: path.dirname(path.dirname(bin)), bin };
+    return toolchainAt(bin);
   },
   version: {
     argv: (tool) => [tool.bin, '-dumpfullversion'],

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { goCacheOverlay, goCacheSnapshot } from '../gocache.js';
 import { goCacheMaster } from '../paths.js';
-import { firstExecutable, which } from './locate.js';
+import { firstExecutable, toolchainAt, which } from './locate.js';
 import { defineHost, type CommandContext } from './types.js';
 
 const BINARY = 'app';
@@ -34,7 +34,7 @@ function packageDir(ctx: CommandContext): string {
 export default defineHost({
   async locate(override) {
     const bin = firstExecutable([override, '/usr/lib/go-1.23/bin/go']) ?? which('go');
-    return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
+    return toolchainAt(bin);
   },
   version: {
     argv: (tool) => [tool.bin, 'env', 'GOVERSION'],

@@ -3,6 +3,7 @@ import { accessSync, closeSync, constants, openSync, readSync, realpathSync, sta
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { Toolchain } from './types.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -22,6 +23,11 @@ export function firstExecutable(candidates: readonly (string | undefined)[], res
     if (c && isExecutable(c)) return resolve ? realpathSync(c) : c;
   }
   return null;
+}
+
+/** The toolchain whose binary is `bin`, its root the directory above `bin`'s (/usr for /usr/bin/ruby); null for no binary. */
+export function toolchainAt(bin: string | null): Toolchain | null {
+  return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
 }
 
 /**

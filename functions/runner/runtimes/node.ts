@@ -1,5 +1,4 @@
-import path from 'node:path';
-import { firstExecutable, which } from './locate.js';
+import { firstExecutable, toolchainAt, which } from './locate.js';
 import { defineHost } from './types.js';
 
 /**
@@ -15,7 +14,7 @@ const BLOCKING_STDIO = `data:text/javascript,${encodeURIComponent(
 export default defineHost({
   async locate(override) {
     const bin = firstExecutable([override]) ?? which('node') ?? firstExecutable([process.execPath]);
-    return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
+    return toolchainAt(bin);
   },
   version: {
     argv: (tool) => [tool.bin, '--version'],

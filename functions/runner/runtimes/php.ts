@@ -1,5 +1,4 @@
-import path from 'node:path';
-import { firstExecutable, which } from './locate.js';
+import { firstExecutable, toolchainAt, which } from './locate.js';
 import { defineHost } from './types.js';
 
 /**
@@ -10,7 +9,7 @@ import { defineHost } from './types.js';
 export default defineHost({
   async locate(override) {
     const bin = firstExecutable([override, '/usr/bin/php']) ?? which('php');
-    return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
+    return toolchainAt(bin);
   },
   version: {
     argv: (tool) => [tool.bin, '--version'],

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { firstExecutable, which } from './locate.js';
+import { firstExecutable, toolchainAt, which } from './locate.js';
 import { defineHost } from './types.js';
 
 /** CPython 3; prefers the system interpreter, which carries Debian's numpy. Runs as the registry says. */
 export default defineHost({
   async locate(override) {
     const bin = firstExecutable([override, '/usr/bin/python3']) ?? which('python3');
-    return bin ? { root: path.dirname(path.dirname(bin)), bin } : null;
+    return toolchainAt(bin);
   },
   version: {
     argv: (tool) => [tool.bin, '--version'],
