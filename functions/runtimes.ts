@@ -11,6 +11,7 @@
  *   {out}      the build output directory      {tmp}      the phase's private scratch directory
  *   {binary}   the built program (run phase)   {args}     the program's arguments (several)
  *   {memoryMiB} the phase's memory cap, MiB (for runtimes that cannot see their cgroup, e.g. the JVM)
+ * {entry} and {sources} are paths no toolchain reads as anything else, such as an option (argvPath).
  * A runtime whose commands depend on its files (Go packages, Cargo projects) builds them in its
  * runner file instead.
  */
@@ -538,6 +539,21 @@ export const RUNTIME_NAMES: ReadonlyMap<string, RuntimeId> = new Map(
 /** The request's files a runtime compiles or runs as sources: those with one of its extensions (`{sources}`). */
 export function sourceFiles(facts: Pick<RuntimeFacts, 'extensions'>, files: readonly string[]): string[] {
   return files.filter((f) => facts.extensions.some((ext) => f.endsWith(ext)));
+}
+
+/**
+ * A request file's name (relative to the work dir) as a toolchain's argument: always a path to
+ * that file (API.md: "an entry called `-x` runs the file `-x`"). Toolchains read much besides
+ * paths where a file name goes: options (`python3 -mhttp.server`, `gcc -o.c`, `bash +O.sh`),
+ * argument files (gcc, g++, rustc and javac read `@f.c` as options), stdin (`-`), subcommands
+ * (`node inspect`, `bun build`) and module specifiers (`deno run npm:x.ts`). A name every one of
+ * them reads as a path stays as it is (error messages and `sys.argv[0]` show `main.py`, not
+ * `./main.py`): ASCII letters, digits, `_`, `.` and `-`, each segment starting with a letter, digit
+ * or `_`, and an extension. Any other name gets `./`, which every toolchain reads as a path.
+ * Every argv the runner builds passes request file names through this.
+ */
+export function argvPath(name: string): string {
+  return /^\w[\w.-]*(?:\/\w[\w.-]*)*\.\w+$/.test(name) ? name : `./${name}`;
 }
 
 /** The facts of one runtime. */

@@ -317,6 +317,13 @@ export class Runner {
   ) {
     const started = performance.now();
     ctx = { ...ctx, readOnlyPaths: rt.compileReadOnlyPaths?.(found.tool) ?? [] };
+    // Files the toolchain cannot take as files: the compile fails with why, and no compiler runs.
+    const refused = rt.refuse?.(ctx);
+    if (refused) {
+      const executionTime = Math.round(performance.now() - started);
+      const compile: CompileResult = { stdout: '', stderr: `runtools: ${refused}\n`, exitCode: 1, executionTime, timedOut: false, status: 'runtime_error', cpuTime: 0, memoryPeak: 0 };
+      return { compile, failed: true, binary: undefined, signal: null, truncated: false };
+    }
     const cmd = rt.compile!(ctx);
     const key = this.cache && (await buildKey(rt, found, this.sandbox.kind, ctx, cmd));
     const hit = key ? await this.cache!.restore(key, ws.dirs.out) : null;

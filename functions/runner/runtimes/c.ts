@@ -1,3 +1,5 @@
+import { runtimeFacts } from '../../runtimes.js';
+import { gccRefuses } from './cpp.js';
 import { firstExecutable, toolchainAt, which } from './locate.js';
 import { defineHost } from './types.js';
 
@@ -13,4 +15,5 @@ export default defineHost({
     argv: (tool) => [tool.bin, '-dumpfullversion'],
     parse: (out) => out.trim(),
   },
+  refuse: (ctx) => gccRefuses(runtimeFacts('c'), ctx.files),
 });

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runtimeFacts, sourceFiles } from '../../runtimes.js';
+import { argvPath, runtimeFacts, sourceFiles, type RuntimeFacts } from '../../runtimes.js';
 import { firstExecutable, hostOutput, toolchainAt, which } from './locate.js';
 import { defineHost } from './types.js';
 
@@ -65,6 +65,18 @@ export function pchUsable(dir: string, bin: string, version: string): boolean {
 }
 
 /**
+ * The sources of a GCC compile (`.c` or C++) that no argv can give GCC as files: GCC's compiler
+ * proper (cc1, cc1plus) gets each source's base name again, as `-dumpbase <name>`, and reads an
+ * argument `@name` as a file of options (the work dir's file `name`, when there is one), whatever
+ * path the driver was given. Refused (API.md: a file name is always a path to the toolchain).
+ */
+export function gccRefuses(facts: Pick<RuntimeFacts, 'extensions'>, files: readonly string[]): string | null {
+  const refused = sourceFiles(facts, files).filter((f) => path.posix.basename(f).startsWith('@'));
+  if (refused.length === 0) return null;
+  return `${refused.map((f) => JSON.stringify(f)).join(', ')}: GCC reads a source file whose name starts with @ as a file of options; rename it`;
+}
+
+/**
  * C++ with g++: every source file into one binary, in the standard the compiler's version calls
  * for; `#include <bits/stdc++.h>` comes precompiled when set-up has built it.
  */
@@ -84,9 +96,10 @@ export default defineHost({
     argv: (tool) => [tool.bin, '-dumpfullversion'],
     parse: (out) => out.trim(),
   },
+  refuse: (ctx) => gccRefuses(runtimeFacts('cpp'), ctx.files),
   compileReadOnlyPaths: () => (pch ? [pch] : []),
   compile: (ctx) => ({
-    argv: [ctx.tool.bin, ...compileFlags(), ...(pch ? ['-I', pch] : []), '-o', `${ctx.outDir}/main`, ...sourceFiles(runtimeFacts('cpp'), ctx.files)],
+    argv: [ctx.tool.bin, ...compileFlags(), ...(pch ? ['-I', pch] : []), '-o', `${ctx.outDir}/main`, ...sourceFiles(runtimeFacts('cpp'), ctx.files).map(argvPath)],
   }),
   compiledBinary: (ctx, stdout) => ({ binary: `${ctx.outDir}/main`, stdout }),
 });

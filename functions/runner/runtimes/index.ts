@@ -1,4 +1,4 @@
-import { RUNTIMES as FACTS, sourceFiles, type CommandTemplate, type RuntimeFacts, type RuntimeId } from '../../runtimes.js';
+import { RUNTIMES as FACTS, argvPath, sourceFiles, type CommandTemplate, type RuntimeFacts, type RuntimeId } from '../../runtimes.js';
 import type { Command, CommandContext, RuntimeDefinition, RuntimeHost, Toolchain } from './types.js';
 
 /** Fills a registry template (functions/runtimes.ts lists the placeholders) for one execution. */
@@ -11,7 +11,7 @@ function fill(template: CommandTemplate & { artifact?: string }, facts: RuntimeF
   const one: Record<string, string | undefined> = {
     tool: ctx.tool.bin,
     toolRoot: ctx.tool.root,
-    entry: ctx.entry,
+    entry: argvPath(ctx.entry),
     out: ctx.outDir,
     tmp: ctx.tmpDir,
     binary: ctx.binary,
@@ -19,7 +19,7 @@ function fill(template: CommandTemplate & { artifact?: string }, facts: RuntimeF
   };
   const many: Record<string, readonly string[]> = {
     args: ctx.args,
-    sources: sourceFiles(facts, ctx.files),
+    sources: sourceFiles(facts, ctx.files).map(argvPath),
   };
   const fill = (s: string): string =>
     s.replace(/\{(\w+)\}/g, (whole, name: string) => {

@@ -63,7 +63,9 @@ function literalEnd(src: string, from: number, close: string, line = false): num
   return src.length;
 }
 
-const TOKEN = /[\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Nd}\p{Mn}\p{Mc}$_]*|\S/gu;
+/** A Java identifier (keywords aside). */
+const IDENTIFIER = String.raw`[\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Nd}\p{Mn}\p{Mc}$_]*`;
+const TOKEN = new RegExp(String.raw`${IDENTIFIER}|\S`, 'gu');
 const KINDS = new Set(['class', 'interface', 'enum', 'record']);
 
 /** The package and the top-level types of a Java compilation unit. */
@@ -153,6 +155,13 @@ export function mainClass(entry: string, src: string): string {
   const chosen = types.find((t) => t.public) ?? types.find((t) => t.name === named) ?? types.find((t) => t.main);
   const name = chosen?.name ?? named;
   return pkg ? `${pkg}.${name}` : name;
+}
+
+const CLASS_NAME = new RegExp(String.raw`^${IDENTIFIER}(?:\.${IDENTIFIER})*$`, 'u');
+
+/** Whether `name` can name a class for `java` to run: identifiers joined by dots (never an option such as `--version`). */
+export function isClassName(name: string): boolean {
+  return CLASS_NAME.test(name);
 }
 
 /** The name a file must have for javac when the entry declares a public type named otherwise (`Solution.java`), or null. */

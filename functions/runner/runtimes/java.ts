@@ -2,9 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runtimeFacts, sourceFiles } from '../../runtimes.js';
+import { argvPath, runtimeFacts, sourceFiles } from '../../runtimes.js';
 import { javacArchiveDir } from '../paths.js';
-import { mainClass, requiredFileName } from './java-source.js';
+import { fileClassName, isClassName, mainClass, requiredFileName } from './java-source.js';
 import { firstExecutable, isExecutable, which } from './locate.js';
 import { defineHost, type CommandContext, type Toolchain } from './types.js';
 
@@ -68,9 +68,6 @@ export function javacVm(readOnlyPaths: readonly string[] = []): string[] {
   return archive ? [...JAVAC_VM, `-J-XX:SharedArchiveFile=${archive}`] : JAVAC_VM;
 }
 
-/** A relative path as a command-line argument that cannot be read as an option or an @argfile. */
-const asFile = (f: string) => (/^[-@]/.test(f) ? `./${f}` : f);
-
 /**
  * The heap for a memory cap the JVM cannot see (it does not see its cgroup): half the cap, or the
  * cap less 64 MiB for the JVM's own memory (code, metaspace, thread stacks), whichever is more. A
@@ -119,12 +116,20 @@ export default defineHost({
   async prepareCompile(host) {
     await mkdir(path.join(host.hostOutDir, CLASSES), { recursive: true });
   },
+  // `java` takes the class to run where it takes its options: the class named after an entry whose
+  // name is no class name (`--version.java`, declaring no class to run) would be one. (An invalid
+  // package name makes javac fail.)
+  refuse(ctx) {
+    const named = fileClassName(ctx.entry);
+    if (isClassName(named) || isClassName(mainClass(ctx.entry, ctx.sources[ctx.entry] ?? ''))) return null;
+    return `${ctx.entry} declares no class with a main method, and ${JSON.stringify(named)}, its file's name, is not a Java class name`;
+  },
   compileReadOnlyPaths: (tool) => {
     const archive = javacArchive(tool);
     return archive ? [archive] : [];
   },
   compile: (ctx) => ({
-    argv: [`${ctx.tool.root}/bin/javac`, ...javacVm(ctx.readOnlyPaths), ...JAVAC_OPTIONS, '-d', `${ctx.outDir}/${CLASSES}`, ...javaSources(ctx).map(asFile)],
+    argv: [`${ctx.tool.root}/bin/javac`, ...javacVm(ctx.readOnlyPaths), ...JAVAC_OPTIONS, '-d', `${ctx.outDir}/${CLASSES}`, ...javaSources(ctx).map(argvPath)],
   }),
   compiledBinary: (ctx, stdout) => ({ binary: `${ctx.outDir}/${CLASSES}`, directory: true, stdout }),
   run: (ctx) => ({

@@ -1,3 +1,4 @@
+import { argvPath } from '../../runtimes.js';
 import { firstExecutable, toolchainAt, which } from './locate.js';
 import { defineHost } from './types.js';
 
@@ -21,7 +22,7 @@ export default defineHost({
     parse: (out) => out.trim().replace(/^v/, ''),
   },
   run: (ctx) => ({
-    argv: [ctx.tool.bin, '--experimental-detect-module', '--disable-warning=ExperimentalWarning', '--import', BLOCKING_STDIO, ctx.entry, ...ctx.args],
+    argv: [ctx.tool.bin, '--experimental-detect-module', '--disable-warning=ExperimentalWarning', '--import', BLOCKING_STDIO, argvPath(ctx.entry), ...ctx.args],
     env: { NODE_OPTIONS: '', NODE_NO_WARNINGS: '' },
   }),
 });

@@ -1,9 +1,19 @@
 import path from 'node:path';
+import { argvPath } from '../../runtimes.js';
 import { relativeBeneath } from '../hostile-fs.js';
 import { hostOutput, isExecutable, which } from './locate.js';
 import { defineHost, type CommandContext } from './types.js';
 
 const isCargoProject = (ctx: { files: readonly string[] }) => ctx.files.includes('Cargo.toml');
+
+/**
+ * rustc names the crate after the entry's file, and refuses a name it cannot use (`-x.rs`,
+ * `a.b.rs`): such an entry's crate is `main`.
+ */
+function crateName(entry: string): string[] {
+  const stem = path.posix.basename(entry).replace(/\.rs$/, '');
+  return /^[\p{L}\p{N}_][\p{L}\p{N}_-]*$/u.test(stem) ? [] : ['--crate-name', 'main'];
+}
 
 /**
  * Reads cargo's stdout: the executable of the last binary it built, and the lines that are not
@@ -64,7 +74,7 @@ export default defineHost({
           env: cargoEnv(ctx),
         }
       : {
-          argv: [ctx.tool.bin, '--edition', '2021', '-C', 'debuginfo=0', '-o', `${ctx.outDir}/main`, ctx.entry],
+          argv: [ctx.tool.bin, '--edition', '2021', '-C', 'debuginfo=0', ...crateName(ctx.entry), '-o', `${ctx.outDir}/main`, argvPath(ctx.entry)],
           env: { PATH: `${ctx.tool.root}/bin:/usr/bin:/bin` },
         },
   compiledBinary(ctx, stdout) {

@@ -66,6 +66,12 @@ export interface RuntimeHost {
   scaffold?(ctx: { entry: string; files: readonly string[]; sources: Readonly<Record<string, string>> }): Record<string, string>;
   /** Host-side preparation before the compile phase (e.g. a per-execution build cache); overlays to mount for it. */
   prepareCompile?(host: HostContext): Promise<Overlay[] | void>;
+  /**
+   * Why the request's files cannot go to the compiler as files (API.md: a file name is always a
+   * path to the toolchain), or null: the compile then fails with this, the user's to fix, and no
+   * compiler runs. For names no argv can keep the toolchain from reading as something else.
+   */
+  refuse?(ctx: CommandContext): string | null;
   /** The compile command, when the registry has no template for it. */
   compile?(ctx: CommandContext): Command;
   /**
