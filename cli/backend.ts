@@ -1,6 +1,7 @@
 import { executeRequestSchema, type ExecuteRequest, type ExecuteResult, type RuntimeInfo } from '../functions/contract.js';
 import { ConfigError, limitsOf, loadConfig } from '../functions/api/config.js';
 import { createRunner, RuntimeUnavailableError } from '../functions/runner/index.js';
+import { executionBound, seconds } from '../sdk/client.js';
 import { APIError, InvalidRequestError, Runtools, RuntoolsError } from '../sdk/index.js';
 import { CliFailure, UsageError } from './errors.js';
 
@@ -9,16 +10,29 @@ export interface Backend {
   readonly kind: 'remote' | 'local';
   execute(request: ExecuteRequest, signal: AbortSignal): Promise<ExecuteResult>;
   runtimes(): Promise<RuntimeInfo[]>;
+  /** The status line shown on a terminal while the answer is awaited (no request: `runtimes`); null for none. */
+  waiting(request?: ExecuteRequest): string | null;
 }
 
 /** The API at RUNTOOLS_API_URL unless `local` is set or the variable is absent; then this machine. */
 export function chooseBackend(local: boolean, env: Record<string, string | undefined> = process.env): Backend {
   const url = env.RUNTOOLS_API_URL?.trim();
-  return !local && url ? remoteBackend(url, env.RUNTOOLS_API_KEY?.trim() || null) : localBackend(env);
+  return !local && url ? remoteBackend(url, env.RUNTOOLS_API_KEY?.trim() || null, marginOf(env)) : localBackend(env);
 }
 
-function remoteBackend(baseUrl: string, apiKey: string | null): Backend {
-  const client = new Runtools({ baseUrl, apiKey });
+/** RUNTOOLS_CLIENT_MARGIN_MS: what a wait may last beyond the execution's own bound (undefined: the SDK's default). */
+function marginOf(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.RUNTOOLS_CLIENT_MARGIN_MS?.trim();
+  if (!raw) return undefined;
+  if (!/^\d+$/.test(raw)) {
+    throw new UsageError(`invalid RUNTOOLS_CLIENT_MARGIN_MS=${JSON.stringify(raw.slice(0, 100))}: must be a whole number of milliseconds`, 'see the CLI section of docs/api-cli.md');
+  }
+  return Number(raw);
+}
+
+function remoteBackend(baseUrl: string, apiKey: string | null, timeoutMargin: number | undefined): Backend {
+  // No per-call timeout: the SDK bounds each wait by the execution's own timeout plus the margin.
+  const client = new Runtools({ baseUrl, apiKey, ...(timeoutMargin !== undefined ? { timeoutMargin } : {}) });
   const translate = (error: unknown): never => {
     if (error instanceof InvalidRequestError) throw new UsageError(describeInvalid(error.message, error.issues));
     if (error instanceof APIError || error instanceof RuntoolsError) throw new CliFailure(error.message);
@@ -28,6 +42,8 @@ function remoteBackend(baseUrl: string, apiKey: string | null): Backend {
     kind: 'remote',
     execute: (request, signal) => client.execute(request, { signal }).catch(translate),
     runtimes: () => client.runtimes().catch(translate),
+    waiting: (request) =>
+      `waiting for ${client.baseUrl} (${request ? executionBound(request, client.timeoutMargin).label : `limit ${seconds(client.timeoutMargin)}`})…`,
   };
 }
 
@@ -65,6 +81,7 @@ function localBackend(env: Record<string, string | undefined>): Backend {
       }
     },
     runtimes: async () => (await runner).runtimes(),
+    waiting: (request) => (request ? `running ${request.runtime} locally…` : null),
   };
 }
 

@@ -13,17 +13,24 @@ export async function readStdin(): Promise<string> {
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-/** A spinner on stderr while waiting, only when stderr is a terminal; returns the function that clears it. */
-export function spinner(label: string, delayMs = 300): () => void {
+/**
+ * A status line on stderr while waiting (a spinner and `label`), only when stderr is a terminal and
+ * there is a label; returns the function that clears it. Nothing is written when stderr is a file or
+ * a pipe: the program's stderr goes there.
+ */
+export function spinner(label: string | null, delayMs = 300): () => void {
   const stream = process.stderr;
-  if (!stream.isTTY) return () => {};
+  if (!stream.isTTY || label === null) return () => {};
   let frame = 0;
   let shown = false;
   let interval: NodeJS.Timeout | undefined;
   const delay = setTimeout(() => {
     interval = setInterval(() => {
       shown = true;
-      stream.write(`\r${FRAMES[frame++ % FRAMES.length]} ${label}`);
+      // One line: a label wider than the terminal would wrap, and \r would clear only its last row.
+      const width = Math.max(10, (stream.columns || 80) - 3);
+      const text = label.length > width ? `${label.slice(0, width - 1)}…` : label;
+      stream.write(`\r${FRAMES[frame++ % FRAMES.length]} ${text}`);
     }, 80);
   }, delayMs);
   return () => {

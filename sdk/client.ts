@@ -15,10 +15,20 @@ export interface RuntoolsOptions {
   baseUrl?: string;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
-  /** Retries of 429, 5xx and connection failures. @default 2 */
+  /** Retries of 429, 5xx and connection failures (never of a POST /v1/execute that got no answer). @default 2 */
   maxRetries?: number;
-  /** Bound of a whole call (retries and polling included), ms. @default 600000 */
+  /**
+   * Bound of a whole call (retries and polling included), ms. @default derived from each call: the
+   * execution's own bound (see `timeoutMargin`), or `timeoutMargin` for a call that runs nothing
+   */
   timeout?: number;
+  /**
+   * What a call may wait beyond the execution's own worst case (its `timeout`, 30000 ms when not
+   * given, plus `COMPILE_ALLOWANCE_MS` for compiled runtimes) for network, queueing and start-up; on
+   * its own it bounds a call that runs nothing (`runtimes()`, `getExecution()`, each poll), ms.
+   * @default RUNTOOLS_CLIENT_MARGIN_MS, else 30000
+   */
+  timeoutMargin?: number;
 }
 
 /** Per-call overrides. */
@@ -29,9 +39,64 @@ export interface RequestOptions {
 }
 
 const DEFAULT_BASE_URL = 'http://127.0.0.1:8787';
-const DEFAULT_TIMEOUT_MS = 600_000;
 const POLL_START_MS = 200;
 const POLL_MAX_MS = 2000;
+/** The API's default `timeout` (API.md). */
+export const DEFAULT_EXECUTION_TIMEOUT_MS = 30_000;
+/** What a compile may add before the run phase: the server's default compile timeout. */
+export const COMPILE_ALLOWANCE_MS = 60_000;
+/** The default `timeoutMargin`. */
+export const DEFAULT_MARGIN_MS = 30_000;
+/** How long a background (202) execution may stay queued (a busy server's queue, a task starting) on top of its bound. */
+export const BACKGROUND_START_MS = 300_000;
+
+/**
+ * Runtimes that run without a compile step, with their aliases (functions/runtimes.ts is the registry;
+ * a test keeps this copy equal to it). Every other name gets the compile allowance: a runtime the
+ * server has and this SDK does not know yet may well be compiled.
+ */
+export const INTERPRETED_RUNTIMES: ReadonlySet<string> = new Set([
+  'python', 'py', 'python3', 'node', 'js', 'javascript', 'nodejs', 'bun', 'deno', 'ruby', 'rb', 'php', 'bash', 'sh',
+]);
+
+/** How long a client waits for an execution's answer, and why. */
+export interface ExecutionBound {
+  /** The run phase's timeout: the request's (each test's, summed, for a test suite), else the API's default. */
+  timeoutMs: number;
+  /** The compile allowance (0 for interpreted runtimes). */
+  compileMs: number;
+  marginMs: number;
+  totalMs: number;
+  /** e.g. `timeout 30 s + 60 s compile + 30 s margin` */
+  label: string;
+}
+
+/** The longest a client should wait for an execution's answer: its timeout, plus a compile allowance for compiled runtimes, plus the margin. */
+export function executionBound(request: ExecuteRequest, marginMs: number): ExecutionBound {
+  const single = positive(request.timeout) ?? DEFAULT_EXECUTION_TIMEOUT_MS;
+  // Test suites (API.md "Test cases"): every test may run for its timeout, and a checker after it.
+  const suite = request as { tests?: unknown; compare?: unknown };
+  let timeoutMs = single;
+  if (Array.isArray(suite.tests) && suite.tests.length > 0) {
+    const checker = typeof suite.compare === 'object' && suite.compare !== null && (suite.compare as { mode?: unknown }).mode === 'checker';
+    const sum = suite.tests.reduce((total: number, test: unknown) => total + (positive((test as { timeout?: unknown } | null)?.timeout) ?? single), 0);
+    timeoutMs = checker ? 2 * sum : sum;
+  }
+  const runtime = typeof request.runtime === 'string' ? request.runtime.trim().toLowerCase() : '';
+  const compileMs = INTERPRETED_RUNTIMES.has(runtime) ? 0 : COMPILE_ALLOWANCE_MS;
+  const label = [`timeout ${seconds(timeoutMs)}`, ...(compileMs ? [`${seconds(compileMs)} compile`] : []), `${seconds(marginMs)} margin`].join(' + ');
+  return { timeoutMs, compileMs, marginMs, totalMs: timeoutMs + compileMs + marginMs, label };
+}
+
+function positive(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/** `30 s`, `1.5 s`, `0.3 s`. */
+export function seconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
+}
 
 /** Reads an environment variable where there is one (Node, Bun, Deno with permission); undefined elsewhere. */
 function readEnv(name: string): string | undefined {
@@ -44,10 +109,27 @@ function readEnv(name: string): string | undefined {
   }
 }
 
+/** A whole number of milliseconds from the environment, when it holds one. */
+function readEnvMs(name: string): number | undefined {
+  const value = readEnv(name);
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/** What a call waits for and how long: the TimeoutError's message says both. */
+interface Bound {
+  ms: number;
+  /** e.g. `no answer from http://…` (followed by `after 2.0 s`). */
+  what: string;
+  /** e.g. `timeout 1 s + 1 s margin`. */
+  limit: string;
+}
+
 interface Call {
   signal: AbortSignal;
   deadline: number;
   maxRetries: number;
+  /** Sets a new bound from now (only when the bound was derived; a caller's `timeout` stays). */
+  rearm(bound: Bound): void;
   failure(): RuntoolsError;
 }
 
@@ -61,7 +143,9 @@ interface Answer<T> {
 export class Runtools {
   readonly baseUrl: string;
   readonly maxRetries: number;
-  readonly timeout: number;
+  /** The bound of every call when the caller fixed one; undefined: derived per call. */
+  readonly timeout: number | undefined;
+  readonly timeoutMargin: number;
   private readonly apiKey: string | null;
   private readonly fetchImpl: typeof fetch;
 
@@ -69,31 +153,48 @@ export class Runtools {
     this.apiKey = options.apiKey === undefined ? (readEnv('RUNTOOLS_API_KEY') ?? null) : options.apiKey;
     this.baseUrl = (options.baseUrl ?? readEnv('RUNTOOLS_API_URL') ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
     this.maxRetries = options.maxRetries ?? 2;
-    this.timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+    this.timeout = options.timeout;
+    this.timeoutMargin = options.timeoutMargin ?? readEnvMs('RUNTOOLS_CLIENT_MARGIN_MS') ?? DEFAULT_MARGIN_MS;
     const custom = options.fetch;
     this.fetchImpl = custom ?? ((input, init) => globalThis.fetch(input, init));
   }
 
-  /** Runs code and resolves with its result (a failing program resolves too); waits out background (202) executions. */
+  /**
+   * Runs code and resolves with its result (a failing program resolves too); waits out background
+   * (202) executions. Without a `timeout` it waits for the answer at most the execution's bound
+   * (`executionBound`), and for a background execution at most that bound once it runs, plus
+   * `BACKGROUND_START_MS` while it is queued. A POST that got no answer is never retried: the
+   * server may be running it.
+   */
   execute(request: ExecuteRequest, options: RequestOptions = {}): Promise<ExecuteResult> {
-    return this.call(options, async (call) => {
-      const answer = await this.request<ExecuteResult | { id: string }>(call, 'POST', '/v1/execute', request);
-      if (answer.status !== 202) return answer.body as ExecuteResult;
-      return this.waitFor((answer.body as { id: string }).id, call);
+    const bound = executionBound(request, this.timeoutMargin);
+    const answer: Bound = { ms: bound.totalMs, what: `no answer from ${this.baseUrl}`, limit: bound.label };
+    return this.call(options, answer, async (call) => {
+      const reply = await this.request<ExecuteResult | { id: string }>(call, 'POST', '/v1/execute', request);
+      if (reply.status !== 202) return reply.body as ExecuteResult;
+      return this.waitFor((reply.body as { id: string }).id, call, bound);
     });
   }
 
   /** Every runtime the server knows, with its version and availability. */
   runtimes(options: RequestOptions = {}): Promise<RuntimeInfo[]> {
-    return this.call(options, async (call) => (await this.request<RuntimesResponse>(call, 'GET', '/v1/runtimes')).body.runtimes);
+    return this.call(options, this.quick(), async (call) => (await this.request<RuntimesResponse>(call, 'GET', '/v1/runtimes')).body.runtimes);
   }
 
   /** The status (and, once finished, the result) of a background execution. */
   getExecution(id: string, options: RequestOptions = {}): Promise<Execution> {
-    return this.call(options, async (call) => (await this.request<Execution>(call, 'GET', executionPath(id))).body);
+    return this.call(options, this.quick(), async (call) => (await this.request<Execution>(call, 'GET', executionPath(id))).body);
   }
 
-  private async waitFor(id: string, call: Call): Promise<ExecuteResult> {
+  /** The bound of a call that runs nothing: the margin. */
+  private quick(): Bound {
+    return { ms: this.timeoutMargin, what: `no answer from ${this.baseUrl}`, limit: `limit ${seconds(this.timeoutMargin)}` };
+  }
+
+  private async waitFor(id: string, call: Call, bound: ExecutionBound): Promise<ExecuteResult> {
+    const what = `execution ${id} at ${this.baseUrl} had not finished`;
+    call.rearm({ ms: bound.totalMs + BACKGROUND_START_MS, what, limit: `${bound.label}, and ${seconds(BACKGROUND_START_MS)} to start` });
+    let running = false;
     let interval = POLL_START_MS;
     for (;;) {
       await sleep(interval, call);
@@ -103,18 +204,26 @@ export class Runtools {
         const code = body.error?.code ?? 'internal';
         throw APIError.from(code === 'runtime_unavailable' ? 503 : 500, { error: body.error ?? { code, message: 'the execution failed' } }, headers);
       }
+      if (body.status === 'running' && !running) {
+        // It started: from now on its own bound, never more than what was left.
+        running = true;
+        if (Date.now() + bound.totalMs < call.deadline) call.rearm({ ms: bound.totalMs, what, limit: `${bound.label} once running` });
+      }
       interval = Math.min(POLL_MAX_MS, Math.round(interval * 1.5));
     }
   }
 
-  private async call<T>(options: RequestOptions, run: (call: Call) => Promise<T>): Promise<T> {
-    const timeout = options.timeout ?? this.timeout;
+  private async call<T>(options: RequestOptions, derived: Bound, run: (call: Call) => Promise<T>): Promise<T> {
+    const fixedMs = options.timeout ?? this.timeout;
+    let bound: Bound = fixedMs === undefined ? derived : { ms: fixedMs, what: derived.what, limit: `the call's timeout, ${fixedMs} ms` };
+    const started = Date.now();
     const controller = new AbortController();
     let reason: 'timeout' | 'abort' | undefined;
-    const timer = setTimeout(() => {
+    const expire = () => {
       reason ??= 'timeout';
       controller.abort();
-    }, timeout);
+    };
+    let timer = setTimeout(expire, bound.ms);
     const onAbort = () => {
       reason ??= 'abort';
       controller.abort();
@@ -123,10 +232,19 @@ export class Runtools {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const call: Call = {
       signal: controller.signal,
-      deadline: Date.now() + timeout,
+      deadline: started + bound.ms,
       maxRetries: options.maxRetries ?? this.maxRetries,
+      rearm: (next) => {
+        if (fixedMs !== undefined || controller.signal.aborted) return;
+        clearTimeout(timer);
+        bound = next;
+        call.deadline = Date.now() + next.ms;
+        timer = setTimeout(expire, next.ms);
+      },
       failure: () =>
-        reason === 'timeout' ? new TimeoutError(`the request took longer than ${timeout} ms`) : new AbortError('the request was aborted'),
+        reason === 'timeout'
+          ? new TimeoutError(`${bound.what} after ${seconds(Date.now() - started)} (${bound.limit})`)
+          : new AbortError('the request was aborted'),
     };
     try {
       return await run(call);
@@ -143,26 +261,58 @@ export class Runtools {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.apiKey) headers['x-api-key'] = this.apiKey;
-    const init: RequestInit = { method, headers, signal: call.signal, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) };
+    // A GET runs nothing: each attempt gets the margin, and one that got no answer is retried. Any
+    // other request is bounded by its call only, and never retried once it timed out.
+    const attemptMs = method === 'GET' ? this.timeoutMargin : undefined;
     for (let attempt = 0; ; attempt++) {
       let failure: RuntoolsError;
       let waitMs = backoff(attempt);
-      try {
-        const response = await this.fetchImpl(`${this.baseUrl}${path}`, init);
-        const parsed = await readJson(response);
+      const outcome = await this.attempt(call, `${this.baseUrl}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, attemptMs);
+      if ('answer' in outcome) {
+        const { response, parsed } = outcome.answer;
         if (response.ok) return { status: response.status, body: parsed as T, headers: response.headers };
         const error = APIError.from(response.status, parsed, response.headers);
         if (!retryable(error)) throw error;
         failure = error;
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
         if (retryAfter !== null) waitMs = retryAfter * 1000;
-      } catch (error) {
-        if (error instanceof APIError) throw error;
-        if (call.signal.aborted) throw call.failure();
-        failure = new ConnectionError(`cannot reach ${this.baseUrl}: ${describe(error)}`, { cause: error });
+      } else {
+        failure = outcome.failure;
       }
       if (attempt >= call.maxRetries || Date.now() + waitMs >= call.deadline) throw failure;
       await sleep(waitMs, call);
+    }
+  }
+
+  /** One fetch and its body, bounded by the call and by `attemptMs` when given. */
+  private async attempt(
+    call: Call,
+    url: string,
+    init: RequestInit,
+    attemptMs: number | undefined,
+  ): Promise<{ answer: { response: Response; parsed: unknown } } | { failure: RuntoolsError }> {
+    const controller = new AbortController();
+    const forward = () => controller.abort();
+    if (call.signal.aborted) forward();
+    call.signal.addEventListener('abort', forward, { once: true });
+    let timedOut = false;
+    const timer =
+      attemptMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+          }, attemptMs);
+    try {
+      const response = await this.fetchImpl(url, { ...init, signal: controller.signal });
+      return { answer: { response, parsed: await readJson(response) } };
+    } catch (error) {
+      if (call.signal.aborted) throw call.failure();
+      if (timedOut) return { failure: new TimeoutError(`no answer from ${this.baseUrl} after ${seconds(attemptMs!)} (limit ${seconds(attemptMs!)})`) };
+      return { failure: new ConnectionError(`cannot reach ${this.baseUrl}: ${describe(error)}`, { cause: error }) };
+    } finally {
+      clearTimeout(timer);
+      call.signal.removeEventListener('abort', forward);
     }
   }
 }

@@ -1,5 +1,5 @@
 /** The runtools TypeScript SDK: `new Runtools({ apiKey, baseUrl }).execute({ runtime, code })`. */
-export { Runtools, type RequestOptions, type RuntoolsOptions } from './client.js';
+export { executionBound, Runtools, type ExecutionBound, type RequestOptions, type RuntoolsOptions } from './client.js';
 export {
   AbortError,
   APIError,

@@ -59,10 +59,13 @@ async function exec(sourceArg: string, args: string[], options: ExecOptions): Pr
   const controller = new AbortController();
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
-  const stop = spinner(`running ${options.runtime}${backend.kind === 'local' ? ' locally' : ''}…`);
+  const stop = spinner(backend.waiting(request));
   let result: ExecuteResult;
   try {
     result = await backend.execute(request, controller.signal);
+  } catch (error) {
+    if (controller.signal.aborted) return 130;
+    throw error;
   } finally {
     stop();
     process.off('SIGINT', interrupt);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { chooseBackend } from '../backend.js';
-import { write } from '../io.js';
+import type { RuntimeInfo } from '../../functions/contract.js';
+import { spinner, write } from '../io.js';
 
 /** `runtools runtimes`: the runtimes, their versions and whether they are installed. */
 export function registerRuntimes(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
@@ -12,7 +13,14 @@ export function registerRuntimes(program: Command, run: (action: () => Promise<n
     .showHelpAfterError('hint: runtools runtimes --help')
     .action((options: { json?: boolean; local?: boolean }) =>
       run(async () => {
-        const runtimes = await chooseBackend(options.local ?? false).runtimes();
+        const backend = chooseBackend(options.local ?? false);
+        const stop = spinner(backend.waiting());
+        let runtimes: RuntimeInfo[];
+        try {
+          runtimes = await backend.runtimes();
+        } finally {
+          stop();
+        }
         if (options.json) {
           await write(process.stdout, `${JSON.stringify({ runtimes }, null, 2)}\n`);
           return 0;

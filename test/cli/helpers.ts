@@ -11,8 +11,11 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the real `runtools` binary; stdin gets `input` (or is closed empty). */
-export function runCli(args: string[], options: { input?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<CliRun> {
+/** Runs the real `runtools` binary; stdin gets `input` (or is closed empty). `killAfterMs`: SIGKILL it then (code null). */
+export function runCli(
+  args: string[],
+  options: { input?: string; env?: Record<string, string>; cwd?: string; killAfterMs?: number } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd,
@@ -23,8 +26,12 @@ export function runCli(args: string[], options: { input?: string; env?: Record<s
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(options.input ?? '');
   });
 }
