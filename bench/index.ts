@@ -5,7 +5,7 @@
  *   BENCH_RUNS=30 BENCH_COMPILED_RUNS=10 npm run bench
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,7 +37,8 @@ async function freePort(): Promise<number> {
 async function startServer(): Promise<{ url: string; child: ChildProcess; rssMb(): number; stop(): Promise<void> }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'functions/api/server.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', RUNTOOLS_QUEUE_SIZE: '1000', RUNTOOLS_LOG_LEVEL: 'error' },
+    // Its own data directory: a server started with `npm start` keeps the default one.
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', RUNTOOLS_QUEUE_SIZE: '1000', RUNTOOLS_LOG_LEVEL: 'error', RUNTOOLS_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'runtools-bench-')) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

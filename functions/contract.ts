@@ -42,6 +42,14 @@ export const DEFAULT_LIMITS: Limits = {
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_PATH_LENGTH = 1024;
 const MAX_ARGS = 1024;
+/** Linux refuses to exec with one argument or `NAME=value` string longer than this (MAX_ARG_STRLEN: 32 pages, NUL included). */
+export const MAX_ARG_BYTES = 128 * 1024 - 1;
+/**
+ * `args` and `env` together, bytes: an exec gets 2 MiB of strings (a quarter of the 8 MiB stack)
+ * and the sandbox's own command line and base environment share it. Above it a request is a 400,
+ * never an exec that fails.
+ */
+export const MAX_ARGV_ENV_BYTES = 1024 * 1024;
 
 /** Why a relative file path is unacceptable, or null when it is fine. */
 export function pathProblem(p: string): string | null {
@@ -109,11 +117,19 @@ export function executeRequestSchema(limits: Limits = DEFAULT_LIMITS) {
       env: z
         .record(
           z.string().regex(ENV_NAME, { message: 'environment variable names must match ^[A-Za-z_][A-Za-z0-9_]*$' }),
-          z.string().refine((v) => !v.includes('\0'), { message: 'environment values cannot contain NUL' }),
+          z
+            .string()
+            .refine((v) => !v.includes('\0'), { message: 'environment values cannot contain NUL' })
+            .refine((v) => Buffer.byteLength(v) <= MAX_ARG_BYTES, { message: `an environment value is at most ${MAX_ARG_BYTES} bytes` }),
         )
         .default({}),
       args: z
-        .array(z.string().refine((v) => !v.includes('\0'), { message: 'arguments cannot contain NUL' }))
+        .array(
+          z
+            .string()
+            .refine((v) => !v.includes('\0'), { message: 'arguments cannot contain NUL' })
+            .refine((v) => Buffer.byteLength(v) <= MAX_ARG_BYTES, { message: `an argument is at most ${MAX_ARG_BYTES} bytes` }),
+        )
         .max(MAX_ARGS)
         .default([]),
       memoryLimitMb: z
@@ -126,6 +142,12 @@ export function executeRequestSchema(limits: Limits = DEFAULT_LIMITS) {
     })
     .strict()
     .superRefine((req, ctx) => {
+      const argvBytes =
+        req.args.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0) +
+        Object.entries(req.env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v) + 2, 0);
+      if (argvBytes > MAX_ARGV_ENV_BYTES) {
+        ctx.addIssue({ code: 'custom', path: ['args'], message: `args and env together are ${argvBytes} bytes; at most ${MAX_ARGV_ENV_BYTES} are accepted` });
+      }
       const files = req.files ?? {};
       const names = Object.keys(files);
       if (req.code === undefined && req.files === undefined) {
@@ -259,6 +281,7 @@ export const ERROR_CODES = [
   'payload_too_large',
   'rate_limited',
   'runtime_unavailable',
+  'capacity',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -24,6 +24,8 @@ command -v bwrap >/dev/null 2>&1 || apt_needed+=(bubblewrap)
 # The c and cpp runtimes (and Rust's linker): Debian's GCC 12 and its C and C++ libraries' headers.
 [[ -x /usr/bin/gcc && -f /usr/include/stdio.h ]] || apt_needed+=(gcc libc6-dev)
 [[ -x /usr/bin/g++ ]] || apt_needed+=(g++)
+# node-gyp builds better-sqlite3 (the server's store) with make, g++ and python3.
+command -v make >/dev/null 2>&1 || apt_needed+=(make)
 [[ -f /usr/include/seccomp.h ]] || apt_needed+=(libseccomp-dev)
 command -v javac >/dev/null 2>&1 || apt_needed+=(openjdk-17-jdk-headless)
 [[ -x /usr/bin/ruby ]] || apt_needed+=(ruby)
@@ -66,8 +68,12 @@ fi
 if [[ -L node_modules ]]; then
   [[ -d node_modules/.bin ]] || say "node_modules links to $(readlink node_modules), which has no dependencies installed: run npm ci there"
 elif [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
-  info "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  info "installing npm dependencies (npm ci; better-sqlite3 compiles from source, about a minute)"
+  JOBS=max npm ci --no-audit --no-fund --loglevel=error >&2
+elif [[ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ]]; then
+  # The server's store of background executions (SQLite): an install that skipped its build script lacks it.
+  info "building better-sqlite3"
+  JOBS=max npm rebuild better-sqlite3 --loglevel=error >&2
 fi
 
 # The sandbox spawner and the launcher every program starts under: small static C programs; the

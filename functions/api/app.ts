@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './log.js';
 import { accessLog } from './middleware/access-log.js';
 import { requireTenant, type Authenticate } from './middleware/auth.js';
 import { errorHandler, notFound } from './middleware/errors.js';
+import { rejectUnrepresentableKeys } from './middleware/json-keys.js';
 import { requestId } from './middleware/request-id.js';
 import { registerExecute } from './routes/execute.js';
 import { registerExecutions } from './routes/executions.js';
@@ -39,11 +40,12 @@ export function createApp(deps: AppDeps) {
   app.use('*', accessLog(log));
   app.use('/v1/*', requireTenant(deps.authenticate));
   app.use('/v1/execute', bodyLimit({ maxSize: limits.maxBodyBytes }));
+  app.use('/v1/execute', rejectUnrepresentableKeys());
 
   registerExecute(app, { dispatcher: deps.dispatcher, limits });
   registerExecutions(app, deps);
   registerRuntimes(app, deps);
-  registerMeta(app, { version: deps.version ?? '0.1.0' });
+  registerMeta(app, { version: deps.version ?? '0.1.0', health: deps.dispatcher.health?.bind(deps.dispatcher) });
 
   app.notFound(notFound);
   app.onError(errorHandler(log, limits.maxBodyBytes));

@@ -1,4 +1,5 @@
-import { cpus } from 'node:os';
+import os, { cpus } from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, type Limits } from '../contract.js';
 
@@ -29,6 +30,12 @@ export interface ServerConfig {
   resultTtlMs: number;
   maxStoredResults: number;
   shutdownGraceMs: number;
+  /** Where background executions and the server's secret are kept; null: in memory (nothing survives a restart). */
+  dataDir: string | null;
+  /** Free MiB the work root keeps beyond a request's files; below it executions get 503 capacity. */
+  minFreeMb: number;
+  /** What one execution may write, MiB: its workspace is a tmpfs of that size (as root); 0: plain directories. */
+  workspaceMb: number;
 }
 
 /** A configuration value is unusable; the message names the variable. */
@@ -72,7 +79,16 @@ const EnvSchema = z.object({
   RUNTOOLS_RESULT_TTL_MS: optional(int(1000)),
   RUNTOOLS_MAX_STORED_RESULTS: optional(int(1)),
   RUNTOOLS_SHUTDOWN_GRACE_MS: optional(int(0)),
+  RUNTOOLS_DATA_DIR: optional(z.string().trim()),
+  RUNTOOLS_MIN_FREE_MB: optional(int(0)),
+  RUNTOOLS_WORKSPACE_MB: optional(int(0)),
 });
+
+/** Where `npm start` keeps its data unless RUNTOOLS_DATA_DIR says: /var/lib/runtools as root, else the XDG state folder. */
+export function defaultDataDir(env: Record<string, string | undefined> = process.env): string {
+  if (process.getuid?.() === 0) return '/var/lib/runtools';
+  return path.join(env.XDG_STATE_HOME || path.join(os.homedir(), '.local/state'), 'runtools');
+}
 
 /** The built-in defaults, before any environment variable. */
 export function defaultConfig(): ServerConfig {
@@ -98,6 +114,9 @@ export function defaultConfig(): ServerConfig {
     resultTtlMs: 600_000,
     maxStoredResults: 10_000,
     shutdownGraceMs: 30_000,
+    dataDir: null,
+    minFreeMb: 32,
+    workspaceMb: 1024,
   };
 }
 
@@ -134,6 +153,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     resultTtlMs: e.RUNTOOLS_RESULT_TTL_MS ?? d.resultTtlMs,
     maxStoredResults: e.RUNTOOLS_MAX_STORED_RESULTS ?? d.maxStoredResults,
     shutdownGraceMs: e.RUNTOOLS_SHUTDOWN_GRACE_MS ?? d.shutdownGraceMs,
+    dataDir: e.RUNTOOLS_DATA_DIR || defaultDataDir(env),
+    minFreeMb: e.RUNTOOLS_MIN_FREE_MB ?? d.minFreeMb,
+    workspaceMb: e.RUNTOOLS_WORKSPACE_MB ?? d.workspaceMb,
   };
 }
 

@@ -2,7 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { LocalDispatcher } from '../dispatch/local.js';
+import { ExecutionStore, StoreError } from '../dispatch/store.js';
 import { createRunner, type Runner } from '../runner/index.js';
+import { defaultWorkRoot } from '../runner/paths.js';
+import { sweepLeftovers } from '../runner/sweep.js';
 import { createApp, type RuntoolsApp } from './app.js';
 import { assertSafeBinding, ConfigError, defaultConfig, limitsOf, loadConfig, type ServerConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
@@ -13,6 +16,9 @@ import { apiKeyAuthenticator } from './middleware/auth.js';
  * and its own cleanup, before it exits anyway (status 1): something wedged must not keep it up.
  */
 export const SHUTDOWN_MARGIN_MS = 5_000;
+
+/** Files and folders one execution may create in its workspace (with RUNTOOLS_WORKSPACE_MB). */
+const WORKSPACE_INODES = 65_536;
 
 export interface StartServerOptions {
   /** Overrides on top of the defaults (not of the environment: pass loadConfig() for that). */
@@ -37,10 +43,16 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const config: ServerConfig = { ...defaultConfig(), ...options.config };
   const log = options.log ?? createLogger();
   assertSafeBinding(config);
+  // What a server that crashed left (workspaces, cgroups) goes before this one starts; live ones' stay.
+  const swept = await sweepLeftovers(defaultWorkRoot());
+  if (swept.workspaces + swept.cgroups > 0) log.info({ msg: 'removed what a stopped server left', ...swept });
+  const store = new ExecutionStore(config.dataDir);
   if (config.sandbox === 'process') {
     log.warn({ msg: 'RUNTOOLS_SANDBOX=process: executions run as plain processes under the seccomp filter and rlimits, without namespaces; use bwrap for untrusted code' });
   }
-  const runner =
+  let runner: Runner;
+  try {
+    runner =
     options.runner ??
     (await createRunner({
       sandbox: config.sandbox,
@@ -49,9 +61,16 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       compileTimeoutMs: config.compileTimeoutMs,
       limits: { memoryBytes: config.memoryMb * 1024 * 1024, pids: config.pidsMax },
       poolSize: config.poolSize ?? config.concurrency + 1,
+      minFreeBytes: config.minFreeMb * 1024 * 1024,
+      workspaceQuota: config.workspaceMb > 0 ? { bytes: config.workspaceMb * 1024 * 1024, inodes: WORKSPACE_INODES } : null,
     }));
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const dispatcher = new LocalDispatcher({
     runner,
+    store,
     concurrency: config.concurrency,
     queueSize: config.queueSize,
     syncBudgetMs: config.syncBudgetMs,
@@ -62,7 +81,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     onError: (error, id) =>
       log.error({ msg: 'background execution failed', executionId: id, detail: error instanceof Error ? error.message : String(error) }),
   });
-  const app = createApp({ dispatcher, authenticate: apiKeyAuthenticator(config.apiKeys), limits: limitsOf(config), log });
+  const app = createApp({ dispatcher, authenticate: apiKeyAuthenticator(config.apiKeys, store.secret()), limits: limitsOf(config), log });
   const server = await listen(app, config.host, config.port);
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
@@ -73,7 +92,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     app,
     dispatcher,
     // A runner this server created is closed with it (its prepared sandboxes stop).
-    close: () => (closing ??= shutdown(server, dispatcher).then(() => (options.runner ? undefined : runner.close()))),
+    close: () =>
+      (closing ??= shutdown(server, dispatcher)
+        .then(() => (options.runner ? undefined : runner.close()))
+        .finally(() => store.close())),
   };
 }
 
@@ -90,10 +112,14 @@ function listen(app: RuntoolsApp, hostname: string, port: number): Promise<Serve
   });
 }
 
+/**
+ * Stops taking executions (they get 503 capacity) while polls and in-flight requests are still
+ * answered, until the dispatcher is done (its grace period at most); then closes the listener.
+ */
 async function shutdown(server: ServerType, dispatcher: LocalDispatcher): Promise<void> {
+  await dispatcher.close();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   if ('closeIdleConnections' in server) server.closeIdleConnections();
-  await dispatcher.close();
   if ('closeAllConnections' in server) setTimeout(() => server.closeAllConnections(), 1000).unref();
   await closed;
 }
@@ -117,7 +143,7 @@ export async function serveFromEnv(env: Record<string, string | undefined> = pro
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`runtools: cannot start the server: ${message}\n`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
+    process.exit(error instanceof ConfigError || error instanceof StoreError ? 2 : 1);
   }
   const { config } = running;
   log.info({
@@ -128,6 +154,7 @@ export async function serveFromEnv(env: Record<string, string | undefined> = pro
     concurrency: config.concurrency,
     queueSize: config.queueSize,
     syncBudgetMs: config.syncBudgetMs,
+    dataDir: config.dataDir ?? '(memory)',
     docs: `${running.url}/docs`,
   });
   let stopping = false;

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { ExecuteResult, Execution, RuntimeInfo, ValidExecuteRequest } from '../contract.js';
+import { CapacityError, ExecutionInterruptedError, SandboxFault } from '../errors.js';
 import type { Runner } from '../runner/index.js';
 import { exceedsSyncBudget } from './policy.js';
+import { ExecutionStore, type ExecutionError } from './store.js';
 import {
-  BackendError,
   QueueFullError,
   RuntimeUnavailableError,
   type DispatchOutcome,
@@ -13,7 +14,9 @@ import {
 } from './types.js';
 
 export interface LocalDispatcherOptions {
-  runner: Pick<Runner, 'execute' | 'runtimes' | 'locate'>;
+  runner: Pick<Runner, 'execute' | 'runtimes' | 'locate' | 'capacity'>;
+  /** Where background executions are kept. @default an in-memory store (nothing survives the process) */
+  store?: ExecutionStore;
   /** Executions running at once. @default number of CPUs */
   concurrency?: number;
   /** Executions waiting for a slot before new ones get 429. @default 100 */
@@ -32,19 +35,21 @@ export interface LocalDispatcherOptions {
   onError?: (error: unknown, id: string) => void;
 }
 
+/** What a background execution that the server cut off says (API.md "Durability and capacity"). */
+export const INTERRUPTED_MESSAGE = 'the server stopped before the execution finished; run it again';
+
 interface Job {
   request: ValidExecuteRequest;
+  /** The background execution's id (none for a request whose client waits). */
+  id?: string;
   signal?: AbortSignal;
   onStart?: () => void;
   resolve(result: ExecuteResult): void;
   reject(error: unknown): void;
 }
 
-interface Stored {
-  tenant: string;
-  execution: Execution;
-  finishedAt?: number;
-}
+/** A background execution not started when the server stopped: it stays queued in the store for the next one. */
+class LeftQueued extends Error {}
 
 /** Thrown to a waiting request whose client went away before it started. */
 export class ExecutionAbortedError extends Error {
@@ -54,7 +59,11 @@ export class ExecutionAbortedError extends Error {
   }
 }
 
-/** Runs executions in this process over the Runner: bounded concurrency, a bounded queue, background jobs. */
+/**
+ * Runs executions in this process over the Runner: bounded concurrency, a bounded queue,
+ * background jobs kept in the store (they survive a restart: what was queued runs again, what was
+ * running is `interrupted`).
+ */
 export class LocalDispatcher implements Dispatcher {
   private readonly runner: LocalDispatcherOptions['runner'];
   private readonly concurrency: number;
@@ -66,7 +75,7 @@ export class LocalDispatcher implements Dispatcher {
   private readonly onError: (error: unknown, id: string) => void;
   private readonly queue: Job[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly store = new Map<string, Stored>();
+  private readonly store: ExecutionStore;
   private readonly shutdown = new AbortController();
   private readonly sweeper: NodeJS.Timeout;
   private running = 0;
@@ -75,6 +84,7 @@ export class LocalDispatcher implements Dispatcher {
 
   constructor(options: LocalDispatcherOptions) {
     this.runner = options.runner;
+    this.store = options.store ?? new ExecutionStore(null);
     this.concurrency = Math.max(1, options.concurrency ?? cpus().length);
     this.queueSize = Math.max(0, options.queueSize ?? 100);
     this.budget = { syncBudgetMs: options.syncBudgetMs ?? null, compileAllowanceMs: options.compileAllowanceMs ?? 10_000 };
@@ -84,12 +94,25 @@ export class LocalDispatcher implements Dispatcher {
     this.onError = options.onError ?? (() => {});
     this.sweeper = setInterval(() => this.sweep(), Math.min(this.ttlMs, 60_000));
     this.sweeper.unref();
+    this.resume();
+  }
+
+  /**
+   * Picks up what a previous server left in the store: executions it was running were cut off
+   * (`interrupted`); those still queued run now, in their order.
+   */
+  private resume(): void {
+    const interrupted = this.store.interruptRunning(INTERRUPTED_MESSAGE, this.ttlMs);
+    if (interrupted > 0) this.onError(new ExecutionInterruptedError(`${interrupted} execution(s) were running when the last server stopped`), '*');
+    for (const { id, request } of this.store.queued()) this.background(id, request);
   }
 
   /** Runs the request now (waiting for a slot), or accepts it to run in the background when it may outlast the budget. */
   async execute(request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
-    if (this.closing) throw new BackendError('the dispatcher is shutting down', 503);
+    if (this.closing) throw new CapacityError('the server is shutting down', Math.max(1, Math.ceil(this.graceMs / 1000)));
     if (!(await this.runner.locate(request.runtime))) throw new RuntimeUnavailableError(request.runtime);
+    const short = await this.runner.capacity(request);
+    if (short) throw new CapacityError(short, this.retryAfterSeconds());
     if (exceedsSyncBudget(request, this.budget)) return this.accept(request, ctx.tenant);
     const result = await this.enqueue({ request, signal: ctx.signal });
     return { kind: 'completed', result };
@@ -97,9 +120,13 @@ export class LocalDispatcher implements Dispatcher {
 
   /** The background execution, if it exists and belongs to this tenant. */
   async getExecution(id: string, tenant: string): Promise<Execution | null> {
-    this.sweep();
-    const stored = this.store.get(id);
-    return stored && stored.tenant === tenant ? structuredClone(stored.execution) : null;
+    return this.store.get(id, tenant);
+  }
+
+  /** Why the server cannot take work now (shutting down, no room in the work root), or null. */
+  async health(): Promise<string | null> {
+    if (this.closing) return 'the server is shutting down';
+    return this.runner.capacity();
   }
 
   /** Every runtime and whether it is installed here. */
@@ -111,6 +138,13 @@ export class LocalDispatcher implements Dispatcher {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.sweeper);
+    // Background work that has not started stays queued in the store: the next server runs it.
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const job = this.queue[i]!;
+      if (job.id === undefined) continue;
+      this.queue.splice(i, 1);
+      job.reject(new LeftQueued());
+    }
     const drained = Promise.allSettled([...this.inFlight]);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => {
@@ -119,38 +153,50 @@ export class LocalDispatcher implements Dispatcher {
     const outcome = await Promise.race([drained, expired]);
     clearTimeout(timer);
     if (outcome === 'expired') {
-      this.shutdown.abort();
+      this.shutdown.abort(new ExecutionInterruptedError(INTERRUPTED_MESSAGE));
       await Promise.allSettled([...this.inFlight]);
     }
+    this.store.interruptRunning(INTERRUPTED_MESSAGE, this.ttlMs);
   }
 
   /** Executions running and waiting right now. */
   stats(): { running: number; queued: number; stored: number } {
-    return { running: this.running, queued: this.queue.length, stored: this.store.size };
+    return { running: this.running, queued: this.queue.length, stored: this.store.count() };
   }
 
   private accept(request: ValidExecuteRequest, tenant: string): DispatchOutcome {
     this.admit();
     const id = `ex_${randomBytes(16).toString('base64url')}`;
-    const stored: Stored = { tenant, execution: { id, status: 'queued' } };
-    this.store.set(id, stored);
-    this.evict();
-    const finish = (update: Partial<Execution>) => {
-      stored.execution = { ...stored.execution, ...update };
-      stored.finishedAt = Date.now();
+    this.store.add(id, tenant, request);
+    this.sweep();
+    this.background(id, request);
+    return { kind: 'accepted', id, status: 'queued' };
+  }
+
+  /** Runs a stored background execution when a slot is free and records how it ended. */
+  private background(id: string, request: ValidExecuteRequest): void {
+    // A store that cannot be written (its disk full) loses this record, not the server.
+    const record = (write: () => void) => {
+      try {
+        write();
+      } catch (err) {
+        this.onError(err, id);
+      }
     };
-    this.enqueue({ request, onStart: () => (stored.execution.status = 'running') }).then(
-      (result) => finish({ status: 'completed', result }),
+    const fail = (error: ExecutionError) => record(() => this.store.finish(id, { status: 'failed', error }, this.ttlMs));
+    this.enqueue({ id, request, onStart: () => record(() => this.store.started(id)) }, { admitted: true }).then(
+      (result) => record(() => this.store.finish(id, { status: 'completed', result }, this.ttlMs)),
       (error: unknown) => {
-        if (error instanceof RuntimeUnavailableError) {
-          finish({ status: 'failed', error: { code: 'runtime_unavailable', message: error.message } });
-        } else {
+        if (error instanceof LeftQueued) return;
+        if (error instanceof ExecutionInterruptedError) fail({ code: 'interrupted', message: INTERRUPTED_MESSAGE });
+        else if (error instanceof RuntimeUnavailableError) fail({ code: 'runtime_unavailable', message: error.message });
+        else if (error instanceof CapacityError) fail({ code: 'capacity', message: error.message });
+        else {
           this.onError(error, id);
-          finish({ status: 'failed', error: { code: 'internal', message: 'the execution failed on the server' } });
+          fail({ code: 'internal', message: error instanceof SandboxFault ? error.message : 'the execution failed on the server' });
         }
       },
     );
-    return { kind: 'accepted', id, status: stored.execution.status as 'queued' | 'running' };
   }
 
   private admit(): void {
@@ -159,8 +205,8 @@ export class LocalDispatcher implements Dispatcher {
     }
   }
 
-  private enqueue(job: Omit<Job, 'resolve' | 'reject'>): Promise<ExecuteResult> {
-    this.admit();
+  private enqueue(job: Omit<Job, 'resolve' | 'reject'>, options: { admitted?: boolean } = {}): Promise<ExecuteResult> {
+    if (!options.admitted) this.admit();
     const promise = new Promise<ExecuteResult>((resolve, reject) => {
       const full: Job = { ...job, resolve, reject };
       if (this.running < this.concurrency) {
@@ -185,6 +231,12 @@ export class LocalDispatcher implements Dispatcher {
   }
 
   private start(job: Job): void {
+    if (this.shutdown.signal.aborted) {
+      job.reject(this.shutdown.signal.reason);
+      const next = this.queue.shift();
+      if (next) this.start(next);
+      return;
+    }
     this.running++;
     job.onStart?.();
     const started = performance.now();
@@ -216,16 +268,6 @@ export class LocalDispatcher implements Dispatcher {
   }
 
   private sweep(): void {
-    const cutoff = Date.now() - this.ttlMs;
-    for (const [id, stored] of this.store) {
-      if (stored.finishedAt !== undefined && stored.finishedAt <= cutoff) this.store.delete(id);
-    }
-  }
-
-  private evict(): void {
-    for (const [id, stored] of this.store) {
-      if (this.store.size <= this.maxStored) return;
-      if (stored.finishedAt !== undefined) this.store.delete(id);
-    }
+    this.store.sweep(this.maxStored);
   }
 }

@@ -19,6 +19,8 @@ export interface Dispatcher {
   /** The execution, or null when it does not exist or belongs to another tenant (both → 404). */
   getExecution(id: string, tenant: string): Promise<Execution | null>;
   runtimes(): Promise<RuntimeInfo[]>;
+  /** Why the backend cannot take work now (GET /health answers 503 degraded with it), or null. */
+  health?(): Promise<string | null>;
   /** Stops accepting work and waits (bounded) for in-flight executions. */
   close?(): Promise<void>;
 }
@@ -40,3 +42,4 @@ export class BackendError extends Error {
 }
 
 export { RuntimeUnavailableError } from '../contract.js';
+export { CapacityError } from '../errors.js';

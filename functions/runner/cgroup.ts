@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Per-execution resource limits enforced by a cgroup. */
@@ -261,4 +261,29 @@ function usageV2(dir: string): CgroupUsage {
     memoryPeakBytes: number(readControl(`${dir}/memory.peak`)),
     oomKills: keyed(readControl(`${dir}/memory.events`), 'oom_kill') ?? 0,
   };
+}
+
+/**
+ * Removes the execution cgroups `stale` picks (those a dead server left), killing anything still
+ * in them first. Returns how many groups went.
+ */
+export async function sweepCgroups(stale: (name: string, empty: boolean) => boolean): Promise<number> {
+  cgroupSupport();
+  if (!driver) return 0;
+  const d = driver;
+  const parents = d.version === 2 ? [d.root] : [d.memory, d.pids, d.cpu, d.freezer, d.cpuacct].filter((p): p is string => p !== null);
+  let removed = 0;
+  for (const parent of parents) {
+    const names = await readdir(parent, { withFileTypes: true }).catch(() => []);
+    const freezer = d.version === 1 ? d.freezer : null;
+    await Promise.all(
+      names
+        .filter((e) => e.isDirectory() && stale(e.name, procs(path.join(parent, e.name)).length === 0))
+        .map(async (e) => {
+          await removeDir(path.join(parent, e.name), freezer ? path.join(freezer, e.name) : undefined);
+          if (parent === parents[0]) removed++;
+        }),
+    );
+  }
+  return removed;
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -12,13 +12,14 @@ import {
   type ValidExecuteRequest,
 } from '../contract.js';
 import { CompileCache, MAX_TREE_ENTRIES } from './compile-cache.js';
+import { CapacityError, ExecutionInterruptedError, isNoSpace, SandboxFault } from '../errors.js';
 import { checkBeneath, checkTreeBeneath, relativeBeneath, UnsafeFileError } from './hostile-fs.js';
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { findToolchain, getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
 import { baseEnv, type ResourceLimits, type Sandbox, type SandboxSpawn, type StartedInterpreter } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
-import { writeFiles, type Workspace } from './workspace.js';
+import { setWorkspaceQuota, writeFiles, type Workspace, type WorkspaceQuota } from './workspace.js';
 
 export { RuntimeUnavailableError };
 
@@ -37,6 +38,10 @@ export interface RunnerOptions {
   limits?: Partial<ResourceLimits>;
   /** Limits of the compile phase (compilers need more memory than most programs). */
   compileLimits?: Partial<ResourceLimits>;
+  /** What one execution may write: each workspace a tmpfs of this size of its own (where mounting is allowed). @default none */
+  workspaceQuota?: WorkspaceQuota | null;
+  /** Free bytes the work root must keep beyond a request's files for the request to start. @default 32 MiB */
+  minFreeBytes?: number;
   /** Bytes of successful builds kept for identical programs; 0 turns the cache off. @default 256 MiB (bwrap), 0 (process) */
   compileCacheBytes?: number;
   /** Where the build cache lives. @default /dev/shm/runtools-builds */
@@ -96,6 +101,7 @@ export class Runner {
   private readonly compileLimits: ResourceLimits;
   private readonly located = new Map<RuntimeId, Promise<Located | null>>();
   private readonly cache: CompileCache | null;
+  private readonly minFreeBytes: number;
   /** Workspaces of finished executions still being removed. */
   private readonly cleanups = new Set<Promise<void>>();
 
@@ -104,6 +110,8 @@ export class Runner {
     this.workRoot = options.workRoot ?? defaultWorkRoot();
     this.outputLimitBytes = options.outputLimitBytes ?? MiB;
     this.compileTimeoutMs = options.compileTimeoutMs ?? 60_000;
+    this.minFreeBytes = options.minFreeBytes ?? 32 * MiB;
+    setWorkspaceQuota(this.workRoot, options.workspaceQuota ?? null);
     this.runLimits = { ...DEFAULT_RUN_LIMITS, ...options.limits };
     this.compileLimits = { ...DEFAULT_COMPILE_LIMITS, ...options.compileLimits };
     // Without namespaces a program could reach the cache directory itself, so process mode does not share builds.
@@ -178,6 +186,28 @@ export class Runner {
     this.cleanups.add(done);
   }
 
+  /**
+   * Why the work root has no room for `request` (its files plus the reserve that lets a program
+   * start and write a little), or null when it has. Each program can fill only its own share
+   * beyond that: its writes are bounded (SECURITY.md, "Disk").
+   */
+  async capacity(request?: Pick<ValidExecuteRequest, 'code' | 'files' | 'stdin'>): Promise<string | null> {
+    let fs;
+    try {
+      await mkdir(this.workRoot, { recursive: true, mode: 0o700 });
+      fs = await statfs(this.workRoot);
+    } catch (err) {
+      return isNoSpace(err) ? 'the work root is full' : `the work root cannot be used (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+    const sources = request ? (request.code?.length ?? 0) + Object.values(request.files ?? {}).reduce((n, c) => n + c.length, 0) : 0;
+    const free = fs.bavail * fs.bsize;
+    const needed = this.minFreeBytes + sources * 3;
+    if (free < needed) return `the work root has ${Math.floor(free / MiB)} MiB free, ${Math.ceil(needed / MiB)} MiB needed`;
+    // Filesystems without inode accounting (files = 0) never run out of them.
+    if (fs.files > 0 && fs.ffree < 1024) return `the work root has ${fs.ffree} inodes free`;
+    return null;
+  }
+
   /** Every runtime with its version and availability on this host. */
   async runtimes(): Promise<RuntimeInfo[]> {
     return Promise.all(
@@ -208,9 +238,13 @@ export class Runner {
     // the request's environment does not change how it starts.
     const ahead = rt.startAhead && entry === rt.entrypoint && req.args.length === 0 && rt.startAhead.accepts(req.env) ? rt.id : undefined;
     const started = performance.now();
-    const ws = await this.sandbox.workspace(this.workRoot, ahead);
+    const ws = await this.sandbox.workspace(this.workRoot, ahead).catch((err: unknown) => {
+      throw isNoSpace(err) ? new CapacityError('the work root is full') : err;
+    });
     try {
-      await writeFiles(ws.dirs.work, files);
+      await writeFiles(ws.dirs.work, files).catch((err: unknown) => {
+        throw isNoSpace(err) ? new CapacityError('the work root is full') : err;
+      });
       const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
       const ctx: CommandContext = {
         workDir: view.workDir,
@@ -288,7 +322,7 @@ export class Runner {
     env: Record<string, string>,
     phase: Pick<SandboxSpawn, 'overlays' | 'writableOut' | 'stdin' | 'timeoutMs' | 'limits' | 'signal'>,
   ): Promise<ProcessOutcome> {
-    return this.sandbox.run({
+    const spec: SandboxSpawn = {
       id: ws.id,
       runtime: rt.id,
       dirs: ws.dirs,
@@ -299,7 +333,24 @@ export class Runner {
       readOnlyPaths: ctx.readOnlyPaths ?? [],
       outputLimitBytes: this.outputLimitBytes,
       ...phase,
-    });
+    };
+    return this.runOnce(spec);
+  }
+
+  /**
+   * Runs a phase; a sandbox that failed before its program started is built once more (that cannot
+   * run the program twice). An execution the server stopped (its signal) is an interruption, not a result.
+   */
+  private async runOnce(spec: SandboxSpawn): Promise<ProcessOutcome> {
+    let outcome: ProcessOutcome;
+    try {
+      outcome = await this.sandbox.run(spec);
+    } catch (err) {
+      if (!(err instanceof SandboxFault && err.beforeStart) || spec.signal?.aborted) throw err;
+      outcome = await this.sandbox.run(spec);
+    }
+    if (spec.signal?.aborted) throw spec.signal.reason instanceof Error ? spec.signal.reason : new ExecutionInterruptedError();
+    return outcome;
   }
 
   /** The run phase's limits: the server's, with memory lowered to the request's memoryLimitMb. */

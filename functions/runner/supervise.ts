@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { CgroupUsage } from './cgroup.js';
+import { SandboxFault } from '../errors.js';
 import { phaseStatus, signalName, type LaunchReport, type PhaseStatus, type Termination } from './status.js';
 import { captureOutput } from './supervise/capture.js';
-import { whenDrained } from './supervise/drain.js';
+import { DRAIN_GRACE_MS, whenDrained } from './supervise/drain.js';
 import { readReport } from './supervise/report.js';
 import { armTimeout } from './supervise/timeout.js';
 
@@ -77,7 +78,7 @@ export function signalOfStatus(code: number): string | null {
  * launcher's report, the drain; the termination reason is set once, by the first cause.
  */
 export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const started = performance.now();
     let child: Child;
     try {
@@ -89,7 +90,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
         windowsHide: true,
       });
     } catch (err) {
-      resolve(failure(`could not start ${opts.argv[0]}: ${(err as Error).message}`, started));
+      reject(new SandboxFault(`could not start the sandbox: ${(err as Error).message}`, { beforeStart: true, cause: err }));
       return;
     }
     let termination: Termination | null = null;
@@ -111,7 +112,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
     const streams = { stdout: child.stdout!, stderr: child.stderr! };
     const output = captureOutput(streams, opts.outputLimitBytes, () => kill('output'));
     // The program has ended: whatever happens after (teardown, draining) is not its timeout.
-    readReport(opts.report?.(child), (r) => {
+    const reportOver = readReport(opts.report?.(child), (r) => {
       report = r;
       timeout?.clear();
     });
@@ -122,11 +123,20 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
       timeout?.clear();
       drain.cancel();
       opts.signal?.removeEventListener('abort', onAbort);
-      for (const s of child.stdio) s?.destroy();
       const durationMs = Math.round(performance.now() - started);
+      // The launcher writes its report before it exits, but the exit and the end of the output
+      // can be seen before the report's pipe is read: give it until that pipe ends (bounded).
+      if (opts.report && !report) await Promise.race([reportOver, new Promise((r) => setTimeout(r, DRAIN_GRACE_MS))]);
+      for (const s of child.stdio) s?.destroy();
       const usage = await opts.settle?.().catch(() => null);
       if (spawnError && (!exit || setupFailed)) {
-        resolve(failure(`could not start ${opts.argv[0]}: ${spawnError.message}`, started));
+        reject(new SandboxFault(`could not start the sandbox: ${spawnError.message}`, { beforeStart: true, cause: spawnError }));
+        return;
+      }
+      if (opts.report && !report && !termination && !usage?.oomKills) {
+        // Only we stop a launcher (the program cannot signal it): the sandbox died under the program.
+        const how = exit?.signal ? `signal ${exit.signal}` : `exit status ${exit?.code ?? 'unknown'}`;
+        reject(new SandboxFault(`the sandbox ended (${how}) before it reported how the program ended`, { beforeStart: false }));
         return;
       }
       const { exitCode, signal } = endOf(report, termination, exit);
@@ -196,20 +206,4 @@ function endOf(
   if (termination) return { exitCode: 137, signal: 'SIGKILL' };
   const exitCode = exit?.code ?? (exit?.signal ? 128 + (constants.signals[exit.signal] ?? 0) : 1);
   return { exitCode, signal: exit?.signal ?? signalOfStatus(exitCode) };
-}
-
-/** The outcome of a process that could not be started. */
-export function failure(message: string, started = performance.now()): ProcessOutcome {
-  return {
-    stdout: '',
-    stderr: `${message}\n`,
-    exitCode: 127,
-    signal: null,
-    timedOut: false,
-    truncated: false,
-    durationMs: Math.round(performance.now() - started),
-    status: 'runtime_error',
-    cpuTimeMs: 0,
-    memoryPeakBytes: 0,
-  };
 }

@@ -4,18 +4,60 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { INSTANCE_TAG } from './instance.js';
 import type { ExecDirs } from './sandbox/types.js';
+
+const execFileAsync = promisify(execFile);
 
 /** A fresh, private directory tree for one execution. */
 export interface Workspace {
   id: string;
   root: string;
   dirs: ExecDirs;
+  /** The tree is a tmpfs of its own (see WorkspaceQuota): unmounting it removes everything. */
+  mounted?: boolean;
 }
 
-/** A short random id, safe for file and cgroup names. */
+/**
+ * How much one execution may write in its workspace: each workspace is then a tmpfs of this size
+ * and inode count of its own, so a program fills only its share, never the work root others use.
+ * Needs the right to mount (root); elsewhere workspaces are plain directories.
+ */
+export interface WorkspaceQuota {
+  bytes: number;
+  inodes: number;
+}
+
+const quotas = new Map<string, WorkspaceQuota>();
+/** Whether mounting works here: unknown until tried. */
+let mountable: boolean | undefined;
+const TOOL_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
+
+/** Gives every workspace created under `workRoot` from now on its own bounded tmpfs (null: plain directories). */
+export function setWorkspaceQuota(workRoot: string, quota: WorkspaceQuota | null): void {
+  if (quota) quotas.set(workRoot, quota);
+  else quotas.delete(workRoot);
+}
+
+/** Mounts the quota's tmpfs on `root`; false where this process may not mount. */
+async function mountQuota(root: string, quota: WorkspaceQuota): Promise<boolean> {
+  if (mountable === false || process.getuid?.() !== 0) return false;
+  try {
+    const options = `size=${quota.bytes},nr_inodes=${quota.inodes},mode=0700,nosuid,nodev`;
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', options, 'runtools', root], { env: TOOL_ENV });
+    mountable = true;
+    return true;
+  } catch (err) {
+    // Not allowed here (a container without CAP_SYS_ADMIN): plain directories from now on.
+    if (mountable === undefined) mountable = false;
+    else throw err;
+    return false;
+  }
+}
+
+/** A short random id, safe for file and cgroup names, tagged with this process (see instance.ts). */
 export function newExecutionId(): string {
-  return randomBytes(9).toString('base64url');
+  return `${INSTANCE_TAG}${randomBytes(9).toString('base64url')}`;
 }
 
 /** Creates `<workRoot>/<id>/{work,out,tmp}` (mode 0700 at the top). */
@@ -23,9 +65,17 @@ export async function createWorkspace(workRoot: string, id = newExecutionId()): 
   await mkdir(workRoot, { recursive: true, mode: 0o700 });
   const root = path.join(workRoot, id);
   await mkdir(root, { mode: 0o700 });
-  const dirs: ExecDirs = { work: path.join(root, 'work'), out: path.join(root, 'out'), tmp: path.join(root, 'tmp') };
-  await Promise.all(Object.values(dirs).map((d) => mkdir(d, { mode: 0o755 })));
-  return { id, root, dirs };
+  const quota = quotas.get(workRoot);
+  let mounted = false;
+  try {
+    mounted = quota ? await mountQuota(root, quota) : false;
+    const dirs: ExecDirs = { work: path.join(root, 'work'), out: path.join(root, 'out'), tmp: path.join(root, 'tmp') };
+    await Promise.all(Object.values(dirs).map((d) => mkdir(d, { mode: 0o755 })));
+    return { id, root, dirs, ...(mounted ? { mounted } : {}) };
+  } catch (err) {
+    await removeWorkspace({ root, mounted }).catch(() => {});
+    throw err;
+  }
 }
 
 /** Up to this much, request files are written in place: a thread-pool round trip per file costs more. */
@@ -58,16 +108,22 @@ export async function unlockTree(dir: string): Promise<void> {
   for (const e of entries) if (e.isDirectory()) await unlockTree(path.join(dir, e.name));
 }
 
-const execFileAsync = promisify(execFile);
-
 /**
  * Removes a tree with coreutils: it walks with openat, so trees deeper than PATH_MAX (a program
  * can build them with relative paths) go too; it never follows symlinks nor leaves the filesystem.
  */
 async function removeDeep(dir: string): Promise<void> {
-  const env = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
-  if (process.getuid?.() !== 0) await execFileAsync('chmod', ['-R', 'u+rwx', '--', dir], { env }).catch(() => {});
-  await execFileAsync('rm', ['-rf', '--one-file-system', '--', dir], { env });
+  if (process.getuid?.() !== 0) await execFileAsync('chmod', ['-R', 'u+rwx', '--', dir], { env: TOOL_ENV }).catch(() => {});
+  await execFileAsync('rm', ['-rf', '--one-file-system', '--', dir], { env: TOOL_ENV });
+}
+
+/** Unmounts a workspace's tmpfs (lazily if something still holds it): what was in it is gone at once. */
+export async function unmountWorkspace(root: string): Promise<void> {
+  try {
+    await execFileAsync('umount', [root], { env: TOOL_ENV });
+  } catch {
+    await execFileAsync('umount', ['-l', root], { env: TOOL_ENV });
+  }
 }
 
 /**
@@ -75,7 +131,8 @@ async function removeDeep(dir: string): Promise<void> {
  * symlinks or opens a file, so links the program planted to host files are unlinked, not their
  * targets, and a FIFO is just unlinked.
  */
-export async function removeWorkspace(ws: Workspace): Promise<void> {
+export async function removeWorkspace(ws: Pick<Workspace, 'root' | 'mounted'>): Promise<void> {
+  if (ws.mounted) await unmountWorkspace(ws.root);
   try {
     await rm(ws.root, { recursive: true, force: true, maxRetries: 3 });
     return;

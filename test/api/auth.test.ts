@@ -6,6 +6,7 @@ import { LocalDispatcher } from '../../functions/dispatch/local.js';
 import { recordingLogger, testRunner } from './helpers.js';
 
 const KEYS = ['key-alpha-0123456789', 'key-beta-9876543210'];
+const SECRET = Buffer.alloc(32, 7);
 let dispatcher: LocalDispatcher;
 let app: ReturnType<typeof createApp>;
 const log = recordingLogger();
@@ -19,7 +20,7 @@ const execute = (headers: Record<string, string>, code = 'print(6 * 7)') =>
 
 beforeAll(async () => {
   dispatcher = new LocalDispatcher({ runner: await testRunner() });
-  app = createApp({ dispatcher, authenticate: apiKeyAuthenticator(KEYS), log });
+  app = createApp({ dispatcher, authenticate: apiKeyAuthenticator(KEYS, SECRET), log });
 });
 afterAll(() => dispatcher.close());
 
@@ -58,12 +59,23 @@ describe('with RUNTOOLS_API_KEYS', () => {
     await execute({ 'x-api-key': 'wrong-key-marker' });
     const text = JSON.stringify(log.lines);
     for (const secret of [...KEYS, 'wrong-key-marker', 'code-marker-xyz', 'top-secret-stdin']) expect(text).not.toContain(secret);
-    expect(text).toContain(tenantOfKey(KEYS[0]!));
+    expect(text).toContain(tenantOfKey(KEYS[0]!, SECRET));
   });
 
   it('derives distinct tenants from distinct keys', () => {
-    expect(tenantOfKey(KEYS[0]!)).not.toBe(tenantOfKey(KEYS[1]!));
-    expect(tenantOfKey(KEYS[0]!)).toMatch(/^key_[0-9a-f]{20}$/);
+    expect(tenantOfKey(KEYS[0]!, SECRET)).not.toBe(tenantOfKey(KEYS[1]!, SECRET));
+    expect(tenantOfKey(KEYS[0]!, SECRET)).toMatch(/^key_[0-9a-f]{20}$/);
+  });
+
+  it('keys the tenant hash with the server secret: a log id cannot be matched against guessed keys', async () => {
+    const { createHash } = await import('node:crypto');
+    const weak = 'password';
+    const tenant = tenantOfKey(weak, SECRET);
+    expect(tenantOfKey(weak, Buffer.alloc(32, 8))).not.toBe(tenant);
+    // Neither the old unsalted form nor a bare hash of the key gives the logged id.
+    for (const guess of [`runtools-tenant:${weak}`, weak]) {
+      expect(tenant).not.toBe(`key_${createHash('sha256').update(guess).digest('hex').slice(0, 20)}`);
+    }
   });
 });
 

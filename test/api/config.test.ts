@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, limitsOf, loadConfig } from '../../functions/api/config.js';
+import { ConfigError, defaultConfig, defaultDataDir, limitsOf, loadConfig } from '../../functions/api/config.js';
 
 describe('loadConfig', () => {
   it('uses the documented defaults', () => {
     const config = loadConfig({});
-    expect(config).toEqual(defaultConfig());
+    // The environment's server keeps its data on disk; an embedded one (defaultConfig) in memory.
+    expect(config).toEqual({ ...defaultConfig(), dataDir: defaultDataDir({}) });
     expect(config).toMatchObject({ host: '127.0.0.1', port: 8787, apiKeys: [], sandbox: 'bwrap', syncBudgetMs: null, maxTimeoutMs: 300_000 });
   });
 
@@ -25,6 +26,8 @@ describe('loadConfig', () => {
       RUNTOOLS_MEMORY_MB: '256',
       RUNTOOLS_PIDS_MAX: '64',
       RUNTOOLS_RESULT_TTL_MS: '60000',
+      RUNTOOLS_DATA_DIR: '/srv/runtools-data',
+      RUNTOOLS_MIN_FREE_MB: '100',
     });
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -42,6 +45,8 @@ describe('loadConfig', () => {
       memoryMb: 256,
       pidsMax: 64,
       resultTtlMs: 60_000,
+      dataDir: '/srv/runtools-data',
+      minFreeMb: 100,
     });
     expect(limitsOf(config)).toMatchObject({ maxTimeoutMs: 10_000, defaultTimeoutMs: 10_000, maxBodyBytes: 2048, maxMemoryMb: 256 });
   });

@@ -51,6 +51,20 @@ describe('400 invalid_request', () => {
     expect(issue!.message).toMatch(message);
   });
 
+  it.each([
+    ['a file named __proto__', '{"runtime":"python","files":{"__proto__":"print(42)"}}', 'files.__proto__'],
+    ['a file named __proto__ beside code', '{"runtime":"python","code":"print(1)","files":{"__proto__":"x"}}', 'files.__proto__'],
+    ['an env variable named __proto__', '{"runtime":"python","code":"print(1)","env":{"__proto__":{"A":"1"}}}', 'env.__proto__'],
+    ['a __proto__ field', '{"runtime":"python","code":"print(1)","__proto__":{"timeout":1}}', '__proto__'],
+  ])('names a key the schema cannot represent (%s), never drops it', async (_name, body, path) => {
+    const res = await app.request('/v1/execute', json(body));
+    expect(res.status).toBe(400);
+    const error = await errorOf(res);
+    expect(error.code).toBe('invalid_request');
+    expect(error.issues).toContainEqual({ path, message: '"__proto__" cannot be used as a name' });
+    expect(error.message).toContain(path);
+  });
+
   it('reports every bad field at once', async () => {
     const error = await errorOf(await app.request('/v1/execute', json({ runtime: 3, code: 4, stdin: 5 })));
     expect(error.issues!.map((i) => i.path).sort()).toEqual(['code', 'runtime', 'stdin']);

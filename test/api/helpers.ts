@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { Runner, createRunner } from '../../functions/runner/index.js';
 import type { LogFields, Logger } from '../../functions/api/log.js';
 import { startServer, type RunningServer } from '../../functions/api/server.js';
@@ -38,4 +39,18 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The sandbox spawner (build/runtools-spawn) the process `pid` started, if any. */
+export function spawnerOf(pid: number): number | undefined {
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('runtools-spawn')) return Number(p);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
 }

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecuteResult, Execution } from '../../functions/contract.js';
 import { SHUTDOWN_MARGIN_MS, type RunningServer } from '../../functions/api/server.js';
-import { postJson, startTestServer, until } from './helpers.js';
+import { postJson, spawnerOf, startTestServer, until } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -123,7 +124,7 @@ describe('the server process', () => {
   const start = (env: Record<string, string>) =>
     spawn(process.execPath, ['--import', 'tsx', serverPath], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ...env },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', RUNTOOLS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'runtools-data-')), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   const collect = (stream: NodeJS.ReadableStream) => {
@@ -165,20 +166,6 @@ describe('the server process', () => {
     const requestLine = out.text.split('\n').find((l) => l.includes('"/v1/execute"'));
     expect(JSON.parse(requestLine!)).toMatchObject({ msg: 'request', method: 'POST', status: 200, runtime: 'python', exitCode: 0 });
   });
-
-  /** The sandbox spawner (build/runtools-spawn) the process `pid` started, if any. */
-  function spawnerOf(pid: number): number | undefined {
-    for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-      try {
-        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === pid && readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('runtools-spawn')) return Number(p);
-      } catch {
-        /* gone */
-      }
-    }
-    return undefined;
-  }
 
   it('exits within its grace period and margin on SIGTERM though an execution is wedged (its spawner stopped)', async () => {
     const graceMs = 1000;

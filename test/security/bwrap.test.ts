@@ -616,13 +616,19 @@ for argv, env in [(["true"] + ["a" * 100000] * 400, {}), (["true"], {f"V{i}": "b
     );
   });
 
-  it('a request with a huge argv and env still answers (a result, not a crash)', async () => {
+  it('a request with a huge argv and env is refused by validation, one just under the bound runs', async () => {
+    const big = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`BIG_${i}`, 'e'.repeat(8000)]));
+    // 4.8 MB of strings: more than an exec takes. A 400 naming the bound, never an exec that fails.
+    await expect((async () => t.run({ runtime: 'python', code: 'print(1)', args: Array.from({ length: 300 }, () => 'a'.repeat(8000)), env: big }))()).rejects.toThrow(
+      /args and env together are \d+ bytes; at most 1048576/,
+    );
     const tag = newTag();
-    const env = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`BIG_${i}`, 'e'.repeat(8000)]));
-    await attack(t, 
+    const env = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`BIG_${i}`, 'e'.repeat(8000)]));
+    await attack(
+      t,
       tag,
-      { runtime: 'python', code: 'import sys, os\nprint(len(sys.argv), len(os.environ))', args: Array.from({ length: 300 }, () => 'a'.repeat(8000)), env },
-      (r) => expect(typeof r.exitCode).toBe('number'),
+      { runtime: 'python', code: 'import sys, os\nprint(len(sys.argv), len(os.environ) >= 60)', args: Array.from({ length: 60 }, () => 'a'.repeat(8000)), env },
+      (r) => expect(r.stdout).toBe('62 True\n'),
     );
   });
 });

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.js';
 import { errorResponse } from '../errors.js';
@@ -16,16 +16,21 @@ export function presentedKey(c: Context): string | undefined {
   return match?.[1]?.trim();
 }
 
-/** The tenant a key stands for: a short hash, so keys never leave this function. */
-export function tenantOfKey(key: string): string {
-  return `key_${createHash('sha256').update(`runtools-tenant:${key}`).digest('hex').slice(0, 20)}`;
+/**
+ * The tenant a key stands for: a keyed hash (HMAC-SHA-256 with the server's secret, kept in its
+ * data directory), so keys never leave this function and a tenant id in a log cannot be checked
+ * against guessed keys without the secret.
+ */
+export function tenantOfKey(key: string, secret: Buffer): string {
+  return `key_${createHmac('sha256', secret).update(key, 'utf8').digest('hex').slice(0, 20)}`;
 }
 
 /**
  * Authenticates against a fixed set of keys with a constant-time compare of their hashes.
  * With no keys every caller is the tenant "anonymous" (the server allows that only on loopback).
+ * `secret` keys the tenant hash: the server's persisted one keeps owners stable across restarts.
  */
-export function apiKeyAuthenticator(keys: readonly string[]): Authenticate {
+export function apiKeyAuthenticator(keys: readonly string[], secret: Buffer = randomBytes(32)): Authenticate {
   if (keys.length === 0) return () => 'anonymous';
   const expected = keys.map(digest);
   return (c) => {
@@ -34,7 +39,7 @@ export function apiKeyAuthenticator(keys: readonly string[]): Authenticate {
     const given = digest(key);
     let match = false;
     for (const candidate of expected) match = timingSafeEqual(candidate, given) || match;
-    return match ? tenantOfKey(key) : null;
+    return match ? tenantOfKey(key, secret) : null;
   };
 }
 

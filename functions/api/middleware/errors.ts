@@ -1,6 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { BackendError, QueueFullError, RuntimeUnavailableError } from '../../dispatch/types.js';
+import { BackendError, CapacityError, QueueFullError, RuntimeUnavailableError } from '../../dispatch/types.js';
+import { ExecutionInterruptedError, SandboxFault } from '../../errors.js';
 import type { AppEnv } from '../env.js';
 import { errorResponse } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -21,6 +22,10 @@ export function errorHandler(log: Logger, maxBodyBytes: number): ErrorHandler<Ap
       return errorResponse(c, 429, 'rate_limited', `${err.message} (in about ${err.retryAfterSeconds} s)`);
     }
     if (err instanceof RuntimeUnavailableError) return errorResponse(c, 503, 'runtime_unavailable', err.message);
+    if (err instanceof CapacityError) {
+      c.header('Retry-After', String(err.retryAfterSeconds));
+      return errorResponse(c, 503, 'capacity', `no room to run: ${err.message}; retry in about ${err.retryAfterSeconds} s`);
+    }
     if (c.req.raw.signal?.aborted) {
       c.set('logFields', { ...c.get('logFields'), clientClosed: true });
       return errorResponse(c, 503, 'internal', GENERIC[503]!);
@@ -33,6 +38,8 @@ export function errorHandler(log: Logger, maxBodyBytes: number): ErrorHandler<Ap
       detail: err.message.slice(0, 1000),
       stack: err.stack?.split('\n').slice(1, 6).join(' | '),
     });
+    // Our failure of this one execution says what failed (its message names no host detail).
+    if (err instanceof SandboxFault || err instanceof ExecutionInterruptedError) return errorResponse(c, 500, 'internal', `the execution failed on the server: ${err.message}`);
     return errorResponse(c, status, 'internal', GENERIC[status] ?? GENERIC[500]!);
   };
 }

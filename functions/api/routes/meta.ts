@@ -7,12 +7,17 @@ import type { AppEnv } from '../env.js';
 const health = createRoute({
   method: 'get',
   path: '/health',
-  summary: 'Liveness',
+  summary: 'Health',
+  description: 'Up and able to take work (200), or up but unable to run now, with the reason (503: e.g. the work root is full).',
   tags: ['meta'],
   responses: {
     200: {
-      description: 'The server is up',
+      description: 'The server is up and can run executions',
       content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } },
+    },
+    503: {
+      description: 'The server is up but cannot run executions now',
+      content: { 'application/json': { schema: z.object({ status: z.literal('degraded'), reason: z.string() }) } },
     },
   },
 });
@@ -24,8 +29,11 @@ const DESCRIPTION = [
 ].join('\n\n');
 
 /** GET /health (no auth), GET /openapi.json (generated from the contract's schemas), GET /docs (reference page). */
-export function registerMeta(app: OpenAPIHono<AppEnv>, info: { version: string }): void {
-  app.openapi(health, (c) => c.json({ status: 'ok' as const }, 200));
+export function registerMeta(app: OpenAPIHono<AppEnv>, info: { version: string; health?: () => Promise<string | null> }): void {
+  app.openapi(health, async (c) => {
+    const reason = (await info.health?.()) ?? null;
+    return reason === null ? c.json({ status: 'ok' as const }, 200) : c.json({ status: 'degraded' as const, reason }, 503);
+  });
   app.openAPIRegistry.registerComponent('securitySchemes', 'ApiKeyAuth', { type: 'apiKey', in: 'header', name: 'x-api-key' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'BearerAuth', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'runtools API', version: info.version, description: DESCRIPTION } });

@@ -10,7 +10,7 @@ const DESCRIPTIONS: Record<number, string> = {
   413: 'Request body over the limit',
   429: 'Queue full or over quota; see the Retry-After header',
   500: 'Server fault (generic message; details are in the server logs)',
-  503: "The runtime's toolchain is not installed on this deployment",
+  503: "The runtime's toolchain is not installed on this deployment (`runtime_unavailable`), or no room to run now (`capacity`, with Retry-After)",
 };
 
 /** OpenAPI response entries for the given error statuses, all with the Error body. */

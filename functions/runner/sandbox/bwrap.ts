@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import { cgroupSupport, createCgroup, processInfo, type Cgroup } from '../cgroup.js';
 import { firstExecutable, which } from '../runtimes/locate.js';
 import type { Toolchain } from '../runtimes/types.js';
-import { failure, supervise, type Child, type ProcessOutcome } from '../supervise.js';
+import { SandboxFault } from '../../errors.js';
+import { supervise, type Child, type ProcessOutcome } from '../supervise.js';
 import type { Readable, Writable } from 'node:stream';
 import { createWorkspace, removeWorkspace, type Workspace } from '../workspace.js';
 import { launcherPath, launchSpec, spawnerPath } from './launcher.js';
@@ -208,13 +209,12 @@ export class BwrapSandbox implements Sandbox {
     if (prepared) return this.runPrepared(prepared, spec);
     const args = this.sandboxArgs({ ...spec, tools: [{ runtime: spec.runtime, tool: spec.tool }], cwd: workCwd(spec.cwd) });
     const env = Object.entries(spec.env).flatMap(([k, v]) => ['--setenv', k, v]);
-    const started = performance.now();
     let child: SpawnedChild;
     let cgroup: Cgroup | null;
     try {
       ({ child, cgroup } = await this.start({ args: [...args, ...env, '--', ...LAUNCH, '--', ...spec.argv], cgroupName: `${spec.id}-${spec.writableOut ? 'compile' : 'run'}`, limits: spec.limits, overlays: spec.overlays }));
     } catch (err) {
-      return failure(`could not start ${this.bwrap}: ${(err as Error).message}`, started);
+      throw new SandboxFault(`could not start the sandbox: ${(err as Error).message}`, { beforeStart: true, cause: err });
     }
     return this.supervise(child, cgroup, spec);
   }

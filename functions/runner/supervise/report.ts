@@ -1,10 +1,19 @@
 import type { Readable } from 'node:stream';
 import { parseReport, type LaunchReport } from '../status.js';
 
-/** Reads the launcher's one-line report (bounded: a line past 256 bytes is no report) and hands it over once. */
-export function readReport(stream: Readable | null | undefined, onReport: (report: LaunchReport) => void): void {
+/**
+ * Reads the launcher's one-line report (bounded: a line past 256 bytes is no report) and hands it
+ * over once. Resolves when the stream is over (the launcher is gone): a report not in by then never comes.
+ */
+export function readReport(stream: Readable | null | undefined, onReport: (report: LaunchReport) => void): Promise<void> {
   let line = '';
   let done = false;
+  const over = new Promise<void>((resolve) => {
+    if (!stream) return resolve();
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
   stream?.on('data', (chunk: Buffer) => {
     if (done) return;
     line += chunk.toString('latin1');
@@ -16,4 +25,5 @@ export function readReport(stream: Readable | null | undefined, onReport: (repor
       onReport(report);
     }
   });
+  return over;
 }
