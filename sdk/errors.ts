@@ -43,7 +43,7 @@ export class APIError extends RuntoolsError {
 
 /** 401: missing or wrong API key. */
 export class AuthenticationError extends APIError {}
-/** 400 or 413: the request was rejected; `issues` lists bad fields. */
+/** 400, 413 or 422: the request was rejected; `issues` lists bad fields (422: `idempotency_mismatch`). */
 export class InvalidRequestError extends APIError {}
 /** 404: unknown route or execution id. */
 export class NotFoundError extends APIError {}
@@ -56,6 +56,16 @@ export class RateLimitError extends APIError {
 }
 /** 5xx: the service failed (not the program). */
 export class InternalServerError extends APIError {}
+/**
+ * 503: the service cannot run it now (`code` says why: `capacity`, no room on the server or it is
+ * shutting down; `runtime_unavailable`, the toolchain is not deployed). Nothing ran.
+ */
+export class ServiceUnavailableError extends InternalServerError {
+  /** Seconds the server asked to wait, when it said. */
+  get retryAfter(): number | null {
+    return parseRetryAfter(this.headers.get('retry-after'));
+  }
+}
 
 /** The server could not be reached or the connection broke. */
 export class ConnectionError extends RuntoolsError {}
@@ -65,10 +75,11 @@ export class TimeoutError extends RuntoolsError {}
 export class AbortError extends RuntoolsError {}
 
 function classFor(status: number): typeof APIError {
-  if (status === 400 || status === 413) return InvalidRequestError;
+  if (status === 400 || status === 413 || status === 422) return InvalidRequestError;
   if (status === 401) return AuthenticationError;
   if (status === 404) return NotFoundError;
   if (status === 429) return RateLimitError;
+  if (status === 503) return ServiceUnavailableError;
   if (status >= 500) return InternalServerError;
   return APIError;
 }

@@ -10,6 +10,7 @@ export {
   NotFoundError,
   RateLimitError,
   RuntoolsError,
+  ServiceUnavailableError,
   TimeoutError,
   type Issue,
 } from './errors.js';

@@ -10,6 +10,7 @@ import {
   RateLimitError,
   Runtools,
   RuntoolsError,
+  ServiceUnavailableError,
   TimeoutError,
 } from '../../sdk/index.js';
 
@@ -86,6 +87,28 @@ describe('retries', () => {
     const unavailableError = await rt.execute({ runtime: 'rust', code: '' }).catch((e: unknown) => e);
     expect(unavailableError).toMatchObject({ status: 503, code: 'runtime_unavailable' });
     expect(seen).toHaveLength(2);
+  });
+
+  it('retries a 503 capacity (nothing ran) after its Retry-After; the error class says 503 with its code', async () => {
+    const capacity: Reply = { status: 503, headers: { 'retry-after': '1' }, body: { error: { code: 'capacity', message: 'no room to run' } } };
+    const { url, seen } = await scripted([capacity, { status: 200, body: RESULT }]);
+    await expect(new Runtools({ baseUrl: url }).execute({ runtime: 'python', code: 'print(1)' })).resolves.toMatchObject({ stdout: 'ok\n' });
+    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(950);
+    server!.closeAllConnections();
+    server!.close();
+    const again = await scripted([capacity]);
+    const error = await new Runtools({ baseUrl: again.url, maxRetries: 0 }).execute({ runtime: 'python', code: 'print(1)' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ServiceUnavailableError);
+    expect(error).toBeInstanceOf(InternalServerError);
+    expect(error).toMatchObject({ status: 503, code: 'capacity', retryAfter: 1 });
+  });
+
+  it('maps 422 idempotency_mismatch to InvalidRequestError, not retried', async () => {
+    const { url, seen } = await scripted([{ status: 422, body: { error: { code: 'idempotency_mismatch', message: 'the key was used with another request' } } }]);
+    const error = await new Runtools({ baseUrl: url }).execute({ runtime: 'python', code: 'print(1)' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error).toMatchObject({ status: 422, code: 'idempotency_mismatch' });
+    expect(seen).toHaveLength(1);
   });
 
   it('retries connection failures, then throws ConnectionError', async () => {
