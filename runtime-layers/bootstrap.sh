@@ -5,7 +5,9 @@
 # address are passed on.
 # The runner is started with RUNTOOLS_NODUMP (default /opt/runtools/nodump.so) preloaded, which
 # makes it non-dumpable: programs run as the same user, and could otherwise read its
-# /proc/<pid>/environ (the Runtime API address) and memory, or ptrace it.
+# /proc/<pid>/environ (the Runtime API address) and memory, or ptrace it. (The image's
+# LD_PRELOAD does the same for whatever it starts first: on Fargate, the runner itself.)
+# Needs no privileges: Lambda runs it as an unprivileged user of its own, whatever the image's USER.
 set -euf
 : "${AWS_LAMBDA_RUNTIME_API:?this entry point runs inside AWS Lambda}"
 nodump=${RUNTOOLS_NODUMP:-/opt/runtools/nodump.so}
