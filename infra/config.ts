@@ -110,6 +110,19 @@ const ConfigSchema = z
     logRetentionDays: z.coerce.number().int().min(1).default(30),
     /** Availability zones of the VPC. @default 2 */
     maxAzs: z.coerce.number().int().min(1).max(6).default(2),
+    /**
+     * Create API Gateway's account-level CloudWatch Logs role (AWS::ApiGateway::Account): stage
+     * access logs fail without one. `false` for accounts that manage that setting centrally. @default true
+     */
+    apiGatewayAccountRole: bool.default(true),
+    /**
+     * The account's Lambda concurrent-executions quota in this region (less what other functions
+     * already reserve): sizes the reserved concurrency of the API and runner functions
+     * (see concurrencyPlan). @default none: nothing reserved
+     */
+    accountConcurrency: z.coerce.number().int().min(0).optional(),
+    /** Monthly cost budget (AWS Budgets, whole account), USD. @default 100 */
+    monthlyBudgetUsd: z.coerce.number().positive().default(100),
   })
   .strict();
 
@@ -146,4 +159,36 @@ export function parseConfig(context: Record<string, unknown>): RuntoolsConfig {
     throw new Error(`invalid runtools configuration: syncBudgetMs (${cfg.syncBudgetMs}) exceeds a runner function timeout (${shortestSync} ms)`);
   }
   return { ...cfg, functions };
+}
+
+/** Lambda keeps this much of an account's concurrency unreserved in every region. */
+export const LAMBDA_UNRESERVED_MINIMUM = 100;
+
+/** Reserved concurrency of the API function and of each runner function, or why there is none. */
+export type ConcurrencyPlan = { api: number; runner: number } | { off: string };
+
+/**
+ * Sizes reserved concurrency from the account's quota. Lambda refuses a reservation that leaves
+ * less than 100 unreserved ("You can reserve up to the Unreserved account concurrency value that
+ * is shown, minus 100", docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html),
+ * and a failed reservation rolls the deploy back, so: runtools reserves at most half of what is
+ * reservable. Half, because CloudFormation applies the new reservations of a later deploy (other
+ * runtimes, another quota) in any order: old and new values side by side stay within the quota.
+ * The API gets half of that (a synchronous execution holds an API and a runner execution), the
+ * runners share the other half equally. Nothing is reserved (`off`, with the reason) when the
+ * quota is unknown or too small to give every function at least one.
+ */
+export function concurrencyPlan(accountConcurrency: number | undefined, runners: number): ConcurrencyPlan {
+  if (accountConcurrency === undefined) {
+    return { off: 'runtools:accountConcurrency is not set' };
+  }
+  const budget = Math.floor((accountConcurrency - LAMBDA_UNRESERVED_MINIMUM) / 2);
+  const api = Math.ceil(budget / 2);
+  const runner = runners > 0 ? Math.floor((budget - api) / runners) : 0;
+  if (api < 1 || runner < 1) {
+    return {
+      off: `runtools:accountConcurrency=${accountConcurrency} is too small: Lambda keeps ${LAMBDA_UNRESERVED_MINIMUM} unreserved and runtools reserves at most half of the rest, which cannot give the API and ${runners} runner function(s) one each (needs at least ${LAMBDA_UNRESERVED_MINIMUM + 4 * Math.max(runners, 1)})`,
+    };
+  }
+  return { api, runner };
 }

@@ -1,12 +1,14 @@
-import { CfnOutput, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { RuntimeId } from '../functions/contract.js';
 import type { AwsDeployment } from '../functions/dispatch/route.js';
-import type { RuntoolsConfig } from './config.js';
+import { concurrencyPlan, type RuntoolsConfig } from './config.js';
 import { RuntoolsApi } from './constructs/api.js';
+import { Monitoring } from './constructs/monitoring.js';
 import { ResultsBucket } from './constructs/results-bucket.js';
 import { RunnerFunction } from './constructs/runner-function.js';
 import { RunnerNetwork } from './constructs/runner-network.js';
@@ -25,6 +27,7 @@ export class RuntoolsStack extends Stack {
   readonly api: RuntoolsApi;
   readonly runners: Partial<Record<RuntimeId, RunnerFunction>> = {};
   readonly tasks: Partial<Record<RuntimeId, RunnerTask>> = {};
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: RuntoolsStackProps) {
     super(scope, id, props);
@@ -65,6 +68,20 @@ export class RuntoolsStack extends Stack {
       });
     }
 
+    const concurrency = concurrencyPlan(config.accountConcurrency, Object.keys(this.runners).length);
+    if ('off' in concurrency) {
+      Annotations.of(this).addWarningV2(
+        'runtools:concurrency-off',
+        `No reserved concurrency (${concurrency.off}): the API and runner functions share the account's unreserved pool. Set -c runtools:accountConcurrency=<the account's Lambda concurrency quota> to reserve (README: Deploy to AWS).`,
+      );
+    } else {
+      Annotations.of(this).addInfo(`Reserved concurrency: API function ${concurrency.api}, each runner function ${concurrency.runner}.`);
+      // RunnerFunction takes no concurrency prop; its CfnFunction takes the cap.
+      for (const runner of Object.values(this.runners)) {
+        (runner.function.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = concurrency.runner;
+      }
+    }
+
     const deployment: AwsDeployment = {
       functions: Object.fromEntries(Object.entries(this.runners).map(([r, f]) => [r, f.function.functionName])),
       tasks: Object.fromEntries(
@@ -88,6 +105,8 @@ export class RuntoolsStack extends Stack {
       usagePlans: config.usagePlans,
       integrationTimeoutSeconds: config.apiTimeoutSeconds,
       logRetention: retention,
+      accountCloudWatchRole: config.apiGatewayAccountRole,
+      reservedConcurrency: 'off' in concurrency ? undefined : concurrency.api,
     });
     this.grantApi(this.api.role, cluster, results.bucket.arnForObjects('executions/*'));
     const bucketId = this.getLogicalId(results.bucket.node.defaultChild as CfnElement);
@@ -112,6 +131,16 @@ export class RuntoolsStack extends Stack {
         'aws apigateway get-api-key --api-key <key id> --include-value --query value --output text',
     });
     new CfnOutput(this, 'ResultsBucketName', { value: results.bucket.bucketName });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      api: this.api,
+      runners: Object.fromEntries(Object.entries(this.runners).map(([r, f]) => [r, f.function])),
+      cluster,
+      apiReservedConcurrency: 'off' in concurrency ? undefined : concurrency.api,
+      monthlyBudgetUsd: config.monthlyBudgetUsd,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'SNS topic of every alarm (subscribe with the AlertEmail parameter, or aws sns subscribe)' });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard of the deployment' });
   }
 
   /** The API function may invoke the runners, run the task definitions, read their tasks and use the bucket: nothing else. */

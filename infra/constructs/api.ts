@@ -24,7 +24,33 @@ export interface RuntoolsApiProps {
   integrationTimeoutSeconds?: number;
   /** Stage-wide throttling, requests per second. @default 200 (burst 400) */
   stageRateLimit?: number;
+  /**
+   * Create the account-level CloudWatch Logs role of API Gateway (AWS::ApiGateway::Account) that
+   * stage access logs need; `false` where the account manages that setting centrally. @default true
+   */
+  accountCloudWatchRole?: boolean;
+  /** Reserved concurrency of the API function. @default none (the account's unreserved pool) */
+  reservedConcurrency?: number;
 }
+
+/**
+ * One JSON line per request. `apiKeyId` (API Gateway's id of the caller's key, the tenant) makes
+ * per-key usage readable with CloudWatch Logs Insights; API Gateway writes `-` where a value is absent.
+ */
+const ACCESS_LOG_FIELDS = {
+  requestId: apigw.AccessLogField.contextRequestId(),
+  apiKeyId: apigw.AccessLogField.contextIdentityApiKeyId(),
+  ip: apigw.AccessLogField.contextIdentitySourceIp(),
+  requestTime: apigw.AccessLogField.contextRequestTime(),
+  httpMethod: apigw.AccessLogField.contextHttpMethod(),
+  resourcePath: apigw.AccessLogField.contextResourcePath(),
+  status: apigw.AccessLogField.contextStatus(),
+  protocol: apigw.AccessLogField.contextProtocol(),
+  responseLength: apigw.AccessLogField.contextResponseLength(),
+  responseLatency: apigw.AccessLogField.contextResponseLatency(),
+  integrationLatency: apigw.AccessLogField.contextIntegrationLatency(),
+  error: apigw.AccessLogField.contextErrorMessage(),
+};
 
 const errorBody = (code: string, message: string) => ({
   'application/json': JSON.stringify({ error: { code, message } }),
@@ -40,6 +66,8 @@ export class RuntoolsApi extends Construct {
   readonly role: iam.Role;
   readonly api: apigw.RestApi;
   readonly usagePlans: Record<string, apigw.UsagePlan> = {};
+  /** The stage's access logs (one JSON line per request, with the API key id). */
+  readonly accessLogs: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: RuntoolsApiProps) {
     super(scope, id);
@@ -63,6 +91,7 @@ export class RuntoolsApi extends Construct {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.X86_64,
       memorySize: props.memoryMiB ?? 1024,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       // API Gateway stops waiting at its integration timeout; a moment more lets the function log and clean up.
       timeout: Duration.seconds((props.integrationTimeoutSeconds ?? 29) + 6),
       role: this.role,
@@ -79,11 +108,12 @@ export class RuntoolsApi extends Construct {
       },
     });
 
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+    const accessLogs = (this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
-    });
+    }));
     const rate = props.stageRateLimit ?? 200;
+    const accountRole = props.accountCloudWatchRole ?? true;
     const integration = new apigw.LambdaIntegration(this.function, {
       proxy: true,
       timeout: Duration.seconds(props.integrationTimeoutSeconds ?? 29),
@@ -93,16 +123,22 @@ export class RuntoolsApi extends Construct {
       description: 'runtools: run code in isolated sandboxes',
       endpointTypes: [apigw.EndpointType.REGIONAL],
       apiKeySourceType: apigw.ApiKeySourceType.HEADER,
-      cloudWatchRole: false,
+      // Access logs need a CloudWatch Logs role in the account's API Gateway settings, else creating
+      // the stage fails ("CloudWatch Logs role ARN must be set in account settings to enable
+      // logging"; docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html).
+      // cloudWatchRole creates the role and the AWS::ApiGateway::Account that sets it, and the
+      // stage depends on that resource (RestApiBase._attachStage in aws-cdk-lib). Both are
+      // retained when the stack is deleted: the setting is one per account and region, so
+      // deleting the role would break the logs of every other API there (aws/aws-cdk#12769,
+      // and #22020, #26836 for the retention policy).
+      cloudWatchRole: accountRole,
+      ...(accountRole ? { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN } : {}),
       deployOptions: {
         stageName: 'api',
         throttlingRateLimit: rate,
         throttlingBurstLimit: rate * 2,
         accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
-        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
-          caller: false, httpMethod: true, ip: true, protocol: true, requestTime: true,
-          resourcePath: true, responseLength: true, status: true, user: false,
-        }),
+        accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
       defaultIntegration: integration,
       defaultMethodOptions: { apiKeyRequired: true },
@@ -136,11 +172,17 @@ export class RuntoolsApi extends Construct {
     const acknowledgements: Array<[string, string]> = [
       ['AwsSolutions-APIG2', 'Every request is validated by the function with the same zod schemas that generate the OpenAPI document, so errors carry precise field paths (API Gateway request validation would answer with its own, less precise format).'],
       ['AwsSolutions-APIG3', 'API keys, usage-plan quotas and throttling limit abuse; attach a WAF web ACL to the stage when a deployment needs IP-based rules.'],
-      ['AwsSolutions-APIG6', 'Execution logging requires an account-wide API Gateway CloudWatch role that this stack must not change; the stage writes access logs for every request and the function logs each request as JSON.'],
+      ['AwsSolutions-APIG6', 'The stage writes an access log line for every request (with the API key id) and the function logs each request as JSON; execution logs would repeat them in a log group API Gateway creates itself, outside the stack and its retention.'],
       ['AwsSolutions-APIG4', 'Callers authenticate with API keys (one per customer, attached to a usage plan); the key id is the tenant. GET /health is deliberately public.'],
       ['AwsSolutions-COG4', 'runtools authenticates customers with API Gateway API keys, not Cognito user pools (see AwsSolutions-APIG4).'],
     ];
     for (const [id, reason] of acknowledgements) Validations.of(this.api).acknowledge({ id, reason });
+    if (accountRole) {
+      Validations.of(this.api.node.findChild('CloudWatchRole')).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: "API Gateway's account-level logging role: AWS documents this managed policy for it (set-up-logging.html) and maintains it; the role is assumable only by apigateway.amazonaws.com and serves every API of the account and region, so no stack-specific scoping applies.",
+      });
+    }
 
     for (const [name, plan] of Object.entries(props.usagePlans)) {
       this.usagePlans[name] = this.api.addUsagePlan(`Plan-${name}`, {
