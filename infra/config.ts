@@ -40,6 +40,18 @@ export function defaultFunctionSettings(runtime: RuntimeId): RunnerFunctionSetti
   };
 }
 
+/** What a runner function keeps past its longest execution: starting, answering, storing the outcome. */
+export const FUNCTION_MARGIN_MS = 5_000;
+
+/**
+ * A runner function's default timeout: long enough for the longest execution the API accepts
+ * (timeout plus compile allowance), up to Lambda's 15 minutes, so Lambda runs every request it
+ * can and Fargate is left what it cannot (longer, or more memory).
+ */
+export function runnerTimeoutSeconds(cfg: { maxTimeoutMs: number; compileAllowanceMs: number }): number {
+  return Math.min(900, Math.ceil((cfg.maxTimeoutMs + cfg.compileAllowanceMs + FUNCTION_MARGIN_MS) / 1000));
+}
+
 /** The price list: free 1,000, pro 50,000, team 500,000 executions per month. */
 export const DEFAULT_USAGE_PLANS: Record<string, UsagePlanSettings> = {
   free: { quotaPerMonth: 1_000, rateLimit: 2, burstLimit: 5 },
@@ -144,7 +156,7 @@ export function parseConfig(context: Record<string, unknown>): RuntoolsConfig {
   }
   const cfg = parsed.data;
   const functions = Object.fromEntries(
-    RUNTIME_IDS.map((id) => [id, { ...defaultFunctionSettings(id), ...cfg.functions[id] }]),
+    RUNTIME_IDS.map((id) => [id, { ...defaultFunctionSettings(id), timeoutSeconds: runnerTimeoutSeconds(cfg), ...cfg.functions[id] }]),
   ) as Record<RuntimeId, RunnerFunctionSettings>;
   for (const id of cfg.taskRuntimes) {
     if (!cfg.runtimes.includes(id)) throw new Error(`invalid runtools configuration: taskRuntimes names ${id}, which is not in runtimes`);

@@ -6,7 +6,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { RuntimeId } from '../functions/contract.js';
 import type { AwsDeployment } from '../functions/dispatch/route.js';
-import { concurrencyPlan, type RuntoolsConfig } from './config.js';
+import { concurrencyPlan, FUNCTION_MARGIN_MS, type RuntoolsConfig } from './config.js';
 import { RuntoolsApi } from './constructs/api.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { ResultsBucket } from './constructs/results-bucket.js';
@@ -99,6 +99,8 @@ export class RuntoolsStack extends Stack {
       taskRuntimes: config.taskRuntimes,
       maxTimeoutMs: config.maxTimeoutMs,
       resultUrlSeconds: Math.ceil(config.maxTimeoutMs / 1000) + RESULT_URL_MARGIN_SECONDS,
+      // What every deployed runner function can hold: longer executions go to Fargate.
+      functionBudgetMs: Math.min(...config.runtimes.map((id) => config.functions[id].timeoutSeconds * 1000)) - FUNCTION_MARGIN_MS,
     };
     this.api = new RuntoolsApi(this, 'Api', {
       environment: { RUNTOOLS_DEPLOYMENT: this.toJsonString(deployment) },

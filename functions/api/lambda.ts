@@ -59,7 +59,33 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}) {
     requestId: apiGatewayRequestId,
     ...(options.log ? { log: options.log } : {}),
   });
-  return handle(app);
+  const inner = handle(app);
+  return async (event: LambdaEvent, context?: LambdaContext) => withStagePrefix(event, await inner(event, context));
+}
+
+/**
+ * The app's `Location` (`/v1/executions/{id}`) is a path from the API's root; behind API Gateway
+ * that root is the stage (`/api`) or a custom domain's base path, which `requestContext.path`
+ * carries in front of the resource path (`path`). The prefix is put back so a client that follows
+ * the header literally reaches the execution.
+ */
+function withStagePrefix<R>(event: LambdaEvent, response: R): R {
+  const e = event as unknown as Partial<APIGatewayProxyEvent>;
+  const full = e.requestContext?.path;
+  const resource = e.path;
+  if (!full || !resource || full === resource || !full.endsWith(resource)) return response;
+  const prefix = full.slice(0, full.length - resource.length);
+  const r = response as { headers?: Record<string, unknown>; multiValueHeaders?: Record<string, unknown[]> };
+  for (const headers of [r.headers, r.multiValueHeaders]) {
+    if (!headers) continue;
+    for (const name of Object.keys(headers)) {
+      if (name.toLowerCase() !== 'location') continue;
+      const value = headers[name];
+      const fix = (v: unknown) => (typeof v === 'string' && v.startsWith('/') ? `${prefix}${v}` : v);
+      headers[name] = Array.isArray(value) ? value.map(fix) : fix(value);
+    }
+  }
+  return response;
 }
 
 let cached: ReturnType<typeof createLambdaHandler> | undefined;

@@ -4,13 +4,11 @@
  * one result object) and no AWS permissions of its own. Status comes from the task's state,
  * the result from the object; only the creating tenant can read either.
  */
-import { randomBytes } from 'node:crypto';
 import { DescribeTasksCommand, RunTaskCommand, type ECSClient, type Task } from '@aws-sdk/client-ecs';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { z } from 'zod';
-import { ExecuteResultSchema, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Execution, RuntimeInfo, ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
+import { ExecutionObjects } from './execution-objects.js';
 import { staticRuntimes } from './route.js';
 import { BackendError, QueueFullError, RuntimeUnavailableError, type DispatchOutcome, type Dispatcher, type ExecutionContext } from './types.js';
 
@@ -40,55 +38,25 @@ export interface FargateDispatcherOptions {
   log?: (entry: Record<string, unknown>) => void;
 }
 
-const MetaSchema = z.object({ tenant: z.string(), taskArn: z.string(), runtime: z.string(), createdAt: z.string() });
-type Meta = z.infer<typeof MetaSchema>;
-
-const OutcomeSchema = z.union([
-  z.object({ result: ExecuteResultSchema }),
-  z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
-]);
-
-const ID = /^[A-Za-z0-9_-]{16,64}$/;
-
 /** ECS allows 8 KiB of container overrides; the URLs must fit with room to spare. */
 const MAX_OVERRIDES_BYTES = 8 * 1024;
-
-const key = (id: string, name: 'meta' | 'request' | 'result') => `executions/${id}/${name}.json`;
-
-function isMissing(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
-}
 
 /** Runs each request as a Fargate task and answers 202; results are read back from S3. */
 export class FargateDispatcher implements Dispatcher {
   private readonly log: (entry: Record<string, unknown>) => void;
+  private readonly objects: ExecutionObjects;
 
   constructor(private readonly options: FargateDispatcherOptions) {
     this.log = options.log ?? ((e) => console.error(JSON.stringify(e)));
+    this.objects = new ExecutionObjects({ s3: options.s3, bucket: options.bucket, log: this.log });
   }
 
   async execute(request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
     const target = this.options.tasks[request.runtime];
     if (!target) throw new RuntimeUnavailableError(request.runtime);
-    const id = randomBytes(16).toString('base64url');
-    const { s3, bucket } = this.options;
-    try {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(id, 'request'), Body: JSON.stringify({ request }), ContentType: 'application/json' }));
-    } catch (err) {
-      this.log({ level: 'error', msg: 'storing the request failed', requestId: ctx.requestId, error: (err as Error).message });
-      throw new BackendError('the request could not be stored', 503, { cause: err });
-    }
-    const requestUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key(id, 'request') }), {
-      expiresIn: this.options.requestUrlSeconds ?? 900,
-    });
-    const resultUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key(id, 'result'), IfNoneMatch: '*' }), {
-      expiresIn: this.options.resultUrlSeconds ?? 3600,
-    });
-    if (/[?&]x-amz-checksum-/i.test(resultUrl)) {
-      // The client computes checksums by default: the URL would only accept an empty body.
-      throw new BackendError('the S3 client must be created with requestChecksumCalculation: WHEN_REQUIRED', 500);
-    }
+    const id = ExecutionObjects.newId();
+    const requestUrl = await this.objects.putRequest(id, request, this.options.requestUrlSeconds ?? 900, ctx.requestId);
+    const resultUrl = await this.objects.resultUrl(id, this.options.resultUrlSeconds ?? 3600);
     const overrides = {
       containerOverrides: [
         {
@@ -136,28 +104,20 @@ export class FargateDispatcher implements Dispatcher {
       throw new BackendError('no task could be started', 503, { cause: err });
     }
 
-    const meta: Meta = { tenant: ctx.tenant, taskArn, runtime: request.runtime, createdAt: new Date().toISOString() };
-    try {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(id, 'meta'), Body: JSON.stringify(meta), ContentType: 'application/json' }));
-    } catch (err) {
-      this.log({ level: 'error', msg: 'storing the execution metadata failed', requestId: ctx.requestId, error: (err as Error).message });
-      throw new BackendError('the execution could not be recorded', 503, { cause: err });
-    }
+    await this.objects.putMeta(id, { tenant: ctx.tenant, backend: 'task', taskArn, runtime: request.runtime, createdAt: new Date().toISOString() }, ctx.requestId);
     return { kind: 'accepted', id, status: 'queued' };
   }
 
   async getExecution(id: string, tenant: string): Promise<Execution | null> {
-    if (!ID.test(id)) return null;
-    const metaJson = await this.readJson(key(id, 'meta'));
-    const meta = metaJson === null ? null : MetaSchema.safeParse(metaJson);
-    if (!meta?.success || meta.data.tenant !== tenant) return null;
+    const meta = await this.objects.meta(id, tenant);
+    if (!meta || meta.backend !== 'task' || !meta.taskArn) return null;
 
-    const done = await this.outcome(id);
+    const done = await this.objects.outcome(id);
     if (done) return done;
 
     let task: Task | undefined;
     try {
-      const out = await this.options.ecs.send(new DescribeTasksCommand({ cluster: this.options.cluster, tasks: [meta.data.taskArn] }));
+      const out = await this.options.ecs.send(new DescribeTasksCommand({ cluster: this.options.cluster, tasks: [meta.taskArn] }));
       task = out.tasks?.[0];
     } catch (err) {
       this.log({ level: 'error', msg: 'DescribeTasks failed', id, error: (err as Error).message });
@@ -171,7 +131,7 @@ export class FargateDispatcher implements Dispatcher {
         return { id, status: 'queued' };
       case 'STOPPED': {
         // The result may have landed between the two reads.
-        const late = await this.outcome(id);
+        const late = await this.objects.outcome(id);
         if (late) return late;
         const exit = task.containers?.find((c) => c.exitCode !== undefined)?.exitCode;
         const reason = [task.stoppedReason ?? 'the task stopped', exit !== undefined ? `exit code ${exit}` : null].filter(Boolean).join('; ');
@@ -179,31 +139,6 @@ export class FargateDispatcher implements Dispatcher {
       }
       default:
         return { id, status: 'running' };
-    }
-  }
-
-  private async outcome(id: string): Promise<Execution | null> {
-    const json = await this.readJson(key(id, 'result'));
-    if (json === null) return null;
-    const parsed = OutcomeSchema.safeParse(json);
-    if (!parsed.success) return { id, status: 'failed', error: { code: 'internal', message: 'the execution produced an unreadable result' } };
-    if ('result' in parsed.data) return { id, status: 'completed', result: parsed.data.result };
-    return { id, status: 'failed', error: parsed.data.error };
-  }
-
-  private async readJson(objectKey: string): Promise<unknown | null> {
-    try {
-      const out = await this.options.s3.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: objectKey }));
-      const text = await out.Body!.transformToString();
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        return { unreadable: true };
-      }
-    } catch (err) {
-      if (isMissing(err)) return null;
-      this.log({ level: 'error', msg: 'reading from the results bucket failed', key: objectKey, error: (err as Error).message });
-      throw new BackendError('the execution status is unavailable', 503, { cause: err });
     }
   }
 

@@ -1,11 +1,18 @@
 /**
- * Synchronous executions on AWS Lambda: one container-image function per runtime, invoked with
- * the real Lambda client. Failures of ours become API errors with generic messages; the details
- * go to the logs only.
+ * Executions on AWS Lambda: one container-image function per runtime, invoked synchronously with
+ * the real Lambda client, as long as the API may wait (its window, under API Gateway's 29 s). A
+ * program still running when the window closes goes on in its invocation (Lambda does not stop
+ * an invocation whose caller left) and stores its outcome through a presigned URL: the request is
+ * answered 202 and polled, as a Fargate task is. Nothing is invoked twice: a synchronous
+ * invocation is never retried (the client has maxAttempts 1). Requests too big for the 6 MB
+ * invoke payload go through S3, as do results too big for the response. Failures of ours become
+ * API errors with generic messages; the details go to the logs only.
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { ExecuteResultSchema, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ExecuteResultSchema, RUNTIME_FACTS, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
+import { ExecutionObjects } from './execution-objects.js';
 import { staticRuntimes } from './route.js';
 import { BackendError, QueueFullError, RuntimeUnavailableError, type DispatchOutcome, type Dispatcher, type ExecutionContext } from './types.js';
 
@@ -22,7 +29,21 @@ export interface LambdaDispatcherOptions {
   tenantIsolation?: boolean;
   /** Where failures are logged. @default console.error */
   log?: (entry: Record<string, unknown>) => void;
+  /** The results bucket, for the exchange through S3 (big requests and results, executions that outlast the window). */
+  s3: S3Client;
+  bucket: string;
+  /** How long the API waits for a result before answering 202, ms. */
+  windowMs: number;
+  /** Added to a compiled runtime's timeout for its deadline. @default 10000 */
+  compileAllowanceMs?: number;
+  /** Lifetime of the result URL, s: must outlast the longest invocation. @default 960 (Lambda's 15 min + 1) */
+  resultUrlSeconds?: number;
 }
+
+/** Above this the request goes through S3: the synchronous invoke payload limit is 6 MB (lambda-emulator.ts cites it). */
+const MAX_INLINE_REQUEST_BYTES = 6 * 1024 * 1024 - 64 * 1024;
+/** After its deadline (timeout + compile allowance + this) an invocation without a result is over. */
+const DEADLINE_MARGIN_MS = 60_000;
 
 /** Lambda's tenant ids: 1–256 characters from a restricted set; API key ids fit, anything else is hashed. */
 const TENANT_ID = /^[a-zA-Z0-9._:/=+\-@ ]{1,256}$/;
@@ -52,29 +73,63 @@ function parsePayload(payload: Uint8Array | undefined): unknown {
 /** Executes each request by invoking its runtime's runner function and waiting for the result. */
 export class LambdaDispatcher implements Dispatcher {
   private readonly log: (entry: Record<string, unknown>) => void;
+  private readonly objects: ExecutionObjects;
 
   constructor(private readonly options: LambdaDispatcherOptions) {
     this.log = options.log ?? ((e) => console.error(JSON.stringify(e)));
+    this.objects = new ExecutionObjects({ s3: options.s3, bucket: options.bucket, log: this.log });
   }
 
   async execute(request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
     const functionName = this.options.functions[request.runtime];
     if (!functionName) throw new RuntimeUnavailableError(request.runtime);
     const tenantIsolation = this.options.tenantIsolation ?? true;
+    const id = ExecutionObjects.newId();
+    const resultUrl = await this.objects.resultUrl(id, this.options.resultUrlSeconds ?? 960);
+    let payload = JSON.stringify({ request, resultUrl });
+    if (Buffer.byteLength(payload) > MAX_INLINE_REQUEST_BYTES) {
+      const requestUrl = await this.objects.putRequest(id, request, 300, ctx.requestId);
+      payload = JSON.stringify({ requestUrl, resultUrl });
+    }
+    // The window closes the wait, not the invocation: the program goes on and stores its outcome.
+    const window = new AbortController();
+    const timer = setTimeout(() => window.abort(), this.options.windowMs);
     let response;
     try {
       response = await this.options.client.send(
         new InvokeCommand({
           FunctionName: functionName,
           InvocationType: 'RequestResponse',
-          Payload: Buffer.from(JSON.stringify({ request })),
+          Payload: Buffer.from(payload),
           ...(tenantIsolation ? { TenantId: lambdaTenantId(ctx.tenant) } : {}),
         }),
-        { abortSignal: ctx.signal },
+        { abortSignal: ctx.signal ? AbortSignal.any([ctx.signal, window.signal]) : window.signal },
       );
     } catch (err) {
+      if (window.signal.aborted && !ctx.signal?.aborted) return this.accepted(id, request, ctx);
       throw this.mapInvokeError(err, functionName, ctx);
+    } finally {
+      clearTimeout(timer);
     }
+    return { kind: 'completed', result: await this.resultOf(id, request, response, functionName, ctx) };
+  }
+
+  /** The window closed with the program still running: record the execution and answer 202. */
+  private async accepted(id: string, request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
+    const compiled = RUNTIME_FACTS.find((f) => f.runtime === request.runtime)?.compiled ?? false;
+    const deadline = Date.now() + request.timeout + (compiled ? (this.options.compileAllowanceMs ?? 10_000) : 0) + DEADLINE_MARGIN_MS;
+    await this.objects.putMeta(id, { tenant: ctx.tenant, backend: 'lambda', runtime: request.runtime, createdAt: new Date().toISOString(), deadline }, ctx.requestId);
+    this.log({ level: 'info', msg: 'execution outlasted the window: answered 202', requestId: ctx.requestId, executionId: id, windowMs: this.options.windowMs });
+    return { kind: 'accepted', id, status: 'running' };
+  }
+
+  private async resultOf(
+    id: string,
+    request: ValidExecuteRequest,
+    response: { Payload?: Uint8Array; FunctionError?: string },
+    functionName: string,
+    ctx: ExecutionContext,
+  ) {
     const payload = parsePayload(response.Payload);
     if (response.FunctionError) {
       const { errorType, errorMessage } = (payload ?? {}) as FunctionErrorPayload;
@@ -83,12 +138,19 @@ export class LambdaDispatcher implements Dispatcher {
       const timedOut = errorType === 'Sandbox.Timedout' || /timed out/i.test(errorMessage ?? '');
       throw new BackendError(timedOut ? 'the runner timed out' : 'the runner failed', timedOut ? 504 : 502);
     }
+    if ((payload as { stored?: unknown } | undefined)?.stored === true) {
+      // Too big for Lambda's response: the runner stored it first.
+      const stored = await this.objects.outcome(id);
+      if (stored?.status === 'completed' && stored.result) return stored.result;
+      this.log({ level: 'error', msg: 'runner stored no readable result', requestId: ctx.requestId, functionName, executionId: id });
+      throw new BackendError('the runner returned an unexpected payload', 502);
+    }
     const result = ExecuteResultSchema.safeParse(payload);
     if (!result.success) {
       this.log({ level: 'error', msg: 'runner returned an unexpected payload', requestId: ctx.requestId, functionName, issues: result.error.issues.slice(0, 5) });
       throw new BackendError('the runner returned an unexpected payload', 502);
     }
-    return { kind: 'completed', result: result.data };
+    return result.data;
   }
 
   private mapInvokeError(err: unknown, functionName: string, ctx: ExecutionContext): Error {
@@ -106,9 +168,14 @@ export class LambdaDispatcher implements Dispatcher {
     return new BackendError('the runner could not be invoked', 500, { cause: err });
   }
 
-  /** Lambda executions are synchronous: there is nothing to look up later. */
-  async getExecution(): Promise<Execution | null> {
-    return null;
+  /** An execution that outlasted the window: its stored outcome, else running until its deadline, then failed. */
+  async getExecution(id: string, tenant: string): Promise<Execution | null> {
+    const meta = await this.objects.meta(id, tenant);
+    if (!meta || meta.backend !== 'lambda') return null;
+    const done = await this.objects.outcome(id);
+    if (done) return done;
+    if (Date.now() < (meta.deadline ?? 0)) return { id, status: 'running' };
+    return { id, status: 'failed', error: { code: 'internal', message: 'the execution ended without a result (its invocation failed or timed out)' } };
   }
 
   async runtimes(): Promise<RuntimeInfo[]> {

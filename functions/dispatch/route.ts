@@ -1,6 +1,7 @@
 /**
- * The AWS route policy: short executions run synchronously (Lambda), long ones and runtimes
- * configured for tasks run in the background (Fargate) and are answered 202.
+ * The AWS route policy: what a runner function can hold runs on Lambda (answered 200 when it
+ * finishes within the API's window, else 202), what it cannot (longer than the function's
+ * timeout) and runtimes configured for tasks run as Fargate tasks (answered 202).
  */
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -14,8 +15,10 @@ import { exceedsSyncBudget } from './policy.js';
 import type { DispatchOutcome, Dispatcher, ExecutionContext } from './types.js';
 
 export interface RoutePolicy {
-  /** Longest synchronous execution (timeout plus compile allowance), ms. @default 25000 */
+  /** How long the API waits for a Lambda execution before answering 202, ms. @default 25000 */
   syncBudgetMs: number;
+  /** Longest execution (timeout plus compile allowance) a runner function can hold, ms; above it → task. @default syncBudgetMs */
+  functionBudgetMs?: number;
   /** Added to `timeout` for compiled runtimes. @default 10000 */
   compileAllowanceMs: number;
   /** Runtimes that always run as tasks. @default none */
@@ -23,12 +26,13 @@ export interface RoutePolicy {
 }
 
 /** The policy the stack deploys unless configured otherwise (infra/config.ts). */
-export const DEFAULT_ROUTE_POLICY: RoutePolicy = { syncBudgetMs: 25_000, compileAllowanceMs: 10_000, taskRuntimes: [] };
+export const DEFAULT_ROUTE_POLICY: RoutePolicy = { syncBudgetMs: 25_000, functionBudgetMs: 55_000, compileAllowanceMs: 10_000, taskRuntimes: [] };
 
-/** Where a request runs under the policy: `sync` (answered 200) or `task` (answered 202). */
+/** Where a request runs under the policy: `sync` (Lambda: 200, or 202 past the window) or `task` (Fargate: 202). */
 export function routeFor(request: Pick<ValidExecuteRequest, 'runtime' | 'timeout'>, policy: RoutePolicy = DEFAULT_ROUTE_POLICY): 'sync' | 'task' {
   if (policy.taskRuntimes.includes(request.runtime)) return 'task';
-  return exceedsSyncBudget(request, policy) ? 'task' : 'sync';
+  const budget = { syncBudgetMs: policy.functionBudgetMs ?? policy.syncBudgetMs, compileAllowanceMs: policy.compileAllowanceMs };
+  return exceedsSyncBudget(request, budget) ? 'task' : 'sync';
 }
 
 /** GET /v1/runtimes for a deployment whose toolchains live in images: versions come from configuration. */
@@ -51,9 +55,9 @@ export class RoutingDispatcher implements Dispatcher {
     return this.backends[routeFor(request, this.policy)].execute(request, ctx);
   }
 
-  /** Only tasks are looked up later. */
-  getExecution(id: string, tenant: string): Promise<Execution | null> {
-    return this.backends.task.getExecution(id, tenant);
+  /** An execution answered 202 by either backend (each knows its own from the stored metadata). */
+  async getExecution(id: string, tenant: string): Promise<Execution | null> {
+    return (await this.backends.sync.getExecution(id, tenant)) ?? this.backends.task.getExecution(id, tenant);
   }
 
   runtimes(): Promise<RuntimeInfo[]> {
@@ -82,6 +86,8 @@ export const AwsDeploymentSchema = z.object({
   assignPublicIp: z.boolean(),
   tenantIsolation: z.boolean(),
   syncBudgetMs: z.number().int().positive(),
+  /** Longest execution a runner function holds (its timeout less a margin), ms. @default syncBudgetMs */
+  functionBudgetMs: z.number().int().positive().optional(),
   compileAllowanceMs: z.number().int().min(0),
   taskRuntimes: z.array(z.enum(RUNTIME_IDS)),
   maxTimeoutMs: z.number().int().positive(),
@@ -123,6 +129,10 @@ export function createAwsDispatcher(
     functions: deployment.functions,
     versions: deployment.versions,
     tenantIsolation: deployment.tenantIsolation,
+    s3: clients.s3,
+    bucket: deployment.bucket,
+    windowMs: deployment.syncBudgetMs,
+    compileAllowanceMs: deployment.compileAllowanceMs,
   });
   const task = new FargateDispatcher({
     log,

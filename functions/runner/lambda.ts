@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { executeRequestSchema, DEFAULT_LIMITS, type ExecuteResult } from '../contract.js';
 import { createRunner, createSandbox, RuntimeUnavailableError, type Runner } from './index.js';
 import { defaultWorkRoot } from './paths.js';
+import { failedOutcome, fetchStoredEvent, RunnerError, storeOutcome } from './outcome.js';
 import { EXECUTION_MARKER, sweep } from './sandbox/process.js';
 import { unlockTree } from './workspace.js';
 
@@ -24,19 +25,26 @@ const EventSchema = z.object({
   request: executeRequestSchema({ ...DEFAULT_LIMITS, maxTimeoutMs: RUNNER_MAX_TIMEOUT_MS, maxBodyBytes: Infinity, maxMemoryMb: Number.MAX_SAFE_INTEGER }),
 });
 
-/** The invocation event the dispatcher sends. */
-export type RunnerEvent = z.input<typeof EventSchema>;
+/**
+ * Where the exchange goes through S3 (outcome.ts): `requestUrl` instead of `request` for a request
+ * too big to invoke with, `resultUrl` when the API may stop waiting (it then polls the result object).
+ */
+const LinksSchema = z.object({ requestUrl: z.url().optional(), resultUrl: z.url().optional() });
+
+/** The invocation event the dispatcher sends: the request inline, or where to read it. */
+export type RunnerEvent = z.input<typeof EventSchema> | (z.input<typeof LinksSchema> & { requestUrl: string });
+
+/**
+ * A result this big is stored and answered `{ stored: true }`: Lambda's response limit is 6 MiB
+ * (+100 bytes; see test/aws/helpers/lambda-emulator.ts), and escaped output can be several times its size.
+ */
+export const MAX_INLINE_RESPONSE_BYTES = 6 * 1024 * 1024 - 64 * 1024;
+
+export { RunnerError };
 
 /** Environment variables the runner keeps for itself; everything else (credentials, the Runtime API address) is dropped at start. */
 const KEPT_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|RUNTOOLS_[A-Z_]+|RUSTUP_HOME|CARGO_HOME|GOROOT)$/;
 
-/** An error whose type name reaches the caller (the Invoke response's errorType). */
-export class RunnerError extends Error {
-  constructor(message: string, readonly errorType = 'RunnerError') {
-    super(message);
-    this.name = errorType;
-  }
-}
 
 export interface RunnerHandlerOptions {
   /** Engine to use. @default a process-mode runner that sweeps every leftover process */
@@ -120,7 +128,8 @@ export function scrubEnvironment(env: NodeJS.ProcessEnv = process.env): void {
 
 interface RuntimeApi {
   next(): Promise<{ requestId: string; deadlineMs: number; event: unknown }>;
-  respond(requestId: string, result: unknown): Promise<void>;
+  /** `body` is the response's JSON text. */
+  respond(requestId: string, body: string): Promise<void>;
   fail(requestId: string | null, err: unknown): Promise<void>;
 }
 
@@ -130,8 +139,8 @@ function runtimeApi(address: string): RuntimeApi {
     const e = err instanceof Error ? err : new Error(String(err));
     return { errorType: e.name || 'Error', errorMessage: e.message };
   };
-  const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const post = async (url: string, body: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
     await res.arrayBuffer();
     if (!res.ok && res.status !== 413) throw new Error(`Runtime API ${url} answered ${res.status}`);
   };
@@ -154,7 +163,7 @@ function runtimeApi(address: string): RuntimeApi {
     async fail(requestId, err) {
       const body = errorBody(err);
       const url = requestId === null ? `${base}/init/error` : `${base}/invocation/${requestId}/error`;
-      await post(url, body, { 'lambda-runtime-function-error-type': body.errorType });
+      await post(url, JSON.stringify(body), { 'lambda-runtime-function-error-type': body.errorType });
     },
   };
 }
@@ -184,17 +193,33 @@ export async function serveRuntimeApi(
     const abort = new AbortController();
     // Leave time to clean up and answer before Lambda's own deadline.
     const timer = setTimeout(() => abort.abort(), Math.max(0, deadlineMs - Date.now() - 1_500));
+    const links = LinksSchema.safeParse(event);
+    const { requestUrl, resultUrl } = links.success ? links.data : {};
+    // The API may have stopped waiting: the stored outcome is what it reads then.
+    const store = (outcome: Parameters<typeof storeOutcome>[1]) =>
+      resultUrl ? storeOutcome(resultUrl, outcome, { attempts: 3 }) : Promise.resolve();
     try {
-      const result = await handle(event, abort.signal);
-      await api.respond(requestId, result);
+      const result = await handle(requestUrl ? await fetchStoredEvent(requestUrl, { attempts: 3 }) : event, abort.signal);
+      const body = JSON.stringify(result);
+      if (resultUrl && Buffer.byteLength(body) > MAX_INLINE_RESPONSE_BYTES) {
+        await store({ result });
+        await api.respond(requestId, JSON.stringify({ stored: true }));
+      } else {
+        await api.respond(requestId, body);
+        await store({ result }).catch(logStoreFailure(requestId));
+      }
     } catch (err) {
       console.error(JSON.stringify({ level: 'error', requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
       await api.fail(requestId, err instanceof RunnerError ? err : new RunnerError('the runner failed'));
+      await store(failedOutcome(err)).catch(logStoreFailure(requestId));
     } finally {
       clearTimeout(timer);
     }
   }
 }
+
+const logStoreFailure = (requestId: string) => (err: unknown) =>
+  console.error(JSON.stringify({ level: 'error', requestId, msg: 'storing the outcome failed', error: (err as Error).message }));
 
 // Entry check by file name: the task bundle inlines this module, so import.meta.url cannot tell them apart.
 if (process.argv[1] && /^lambda\.[cm]?[jt]s$/.test(path.basename(process.argv[1]))) {

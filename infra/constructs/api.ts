@@ -139,9 +139,22 @@ export class RuntoolsApi extends Construct {
         throttlingBurstLimit: rate * 2,
         accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
         accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+        // Execution logs of errors only, never request or response bodies (code, stdin and output
+        // stay out of logs); they go to the group created below, with the stack's retention.
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        tracingEnabled: true,
       },
       defaultIntegration: integration,
       defaultMethodOptions: { apiKeyRequired: true },
+    });
+    // API Gateway writes execution logs to `API-Gateway-Execution-Logs_<rest api id>/<stage>`
+    // (docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html) and creates that
+    // group itself, without retention, unless it exists: created here, it is the stack's.
+    new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/api`,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     this.api.root.addMethod('ANY');
     this.api.root.addProxy({ anyMethod: true });
@@ -172,7 +185,6 @@ export class RuntoolsApi extends Construct {
     const acknowledgements: Array<[string, string]> = [
       ['AwsSolutions-APIG2', 'Every request is validated by the function with the same zod schemas that generate the OpenAPI document, so errors carry precise field paths (API Gateway request validation would answer with its own, less precise format).'],
       ['AwsSolutions-APIG3', 'API keys, usage-plan quotas and throttling limit abuse; attach a WAF web ACL to the stage when a deployment needs IP-based rules.'],
-      ['AwsSolutions-APIG6', 'The stage writes an access log line for every request (with the API key id) and the function logs each request as JSON; execution logs would repeat them in a log group API Gateway creates itself, outside the stack and its retention.'],
       ['AwsSolutions-APIG4', 'Callers authenticate with API keys (one per customer, attached to a usage plan); the key id is the tenant. GET /health is deliberately public.'],
       ['AwsSolutions-COG4', 'runtools authenticates customers with API Gateway API keys, not Cognito user pools (see AwsSolutions-APIG4).'],
     ];

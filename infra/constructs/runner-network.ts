@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as route53resolver from 'aws-cdk-lib/aws-route53resolver';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -22,12 +23,23 @@ export interface RunnerNetworkProps {
 }
 
 /** Where runners and tasks run, and what they can reach. */
+/**
+ * The names the runners resolve in network mode `none`, and nothing else: the results bucket
+ * through the presigned URLs of runner functions and tasks (regional virtual-hosted S3 names, as
+ * the SDK signs them: test/infra/stack.test.ts proves it), and what a Fargate task's own agent
+ * needs to start it (ECR's API and registry, ECR's image layers, which are S3 too, and CloudWatch
+ * Logs). Programs cannot open inet sockets there at all; these names are answered by AWS.
+ */
+export function runnerDnsAllowList(region: string): string[] {
+  return [`*.s3.${region}.amazonaws.com`, `s3.${region}.amazonaws.com`, `api.ecr.${region}.amazonaws.com`, `*.dkr.ecr.${region}.amazonaws.com`, `logs.${region}.amazonaws.com`];
+}
+
 export class RunnerNetwork extends Construct {
   readonly mode: NetworkMode;
   readonly vpc: ec2.Vpc;
   /** Subnets of runner functions and tasks. */
   readonly subnets: ec2.SubnetSelection;
-  /** Runner functions' security group (no rules at all in mode `none`). */
+  /** Runner functions' security group (in mode `none`: no inbound, HTTPS out, which only the S3 gateway endpoint answers). */
   readonly functionSecurityGroup: ec2.SecurityGroup;
   readonly taskSecurityGroup: ec2.SecurityGroup;
   /** Whether tasks need a public IP (mode `internet`). */
@@ -53,7 +65,7 @@ export class RunnerNetwork extends Construct {
 
     this.functionSecurityGroup = new ec2.SecurityGroup(this, 'FunctionSg', {
       vpc: this.vpc,
-      description: 'runtools runner functions: no inbound, no outbound',
+      description: isolated ? 'runtools runner functions: HTTPS to the S3 endpoint only' : 'runtools runner functions',
       allowAllOutbound: false,
     });
     this.taskSecurityGroup = new ec2.SecurityGroup(this, 'TaskSg', {
@@ -61,7 +73,40 @@ export class RunnerNetwork extends Construct {
       description: isolated ? 'runtools tasks: HTTPS to the VPC endpoints only' : 'runtools tasks: outbound internet',
       allowAllOutbound: !isolated,
     });
-    if (isolated) this.addEndpoints(props.resultsBucket);
+    if (isolated) {
+      this.addEndpoints(props.resultsBucket);
+      this.addDnsFirewall();
+    }
+  }
+
+  /**
+   * Security groups do not filter the VPC resolver, so a program could tunnel data out through
+   * DNS queries for names under a domain its sender controls. In mode `none` Route 53 Resolver DNS
+   * Firewall answers NXDOMAIN for every name but those the runners themselves need
+   * (runnerDnsAllowList). A domain specification may start with `*`, and `*` alone matches every
+   * name (docs.aws.amazon.com/Route53/latest/DeveloperGuide/resolver-dns-firewall-user-managed-domain-lists.html);
+   * rules apply in priority order, the lowest first.
+   */
+  private addDnsFirewall(): void {
+    const allowed = new route53resolver.CfnFirewallDomainList(this, 'DnsAllowList', {
+      name: 'runtools-runner-allowed',
+      domains: runnerDnsAllowList(Stack.of(this).region),
+    });
+    const everything = new route53resolver.CfnFirewallDomainList(this, 'DnsEverything', { name: 'runtools-runner-everything', domains: ['*'] });
+    const group = new route53resolver.CfnFirewallRuleGroup(this, 'DnsFirewall', {
+      name: 'runtools-runner-dns',
+      firewallRules: [
+        { firewallDomainListId: allowed.attrId, action: 'ALLOW', priority: 100 },
+        { firewallDomainListId: everything.attrId, action: 'BLOCK', blockResponse: 'NXDOMAIN', priority: 200 },
+      ],
+    });
+    new route53resolver.CfnFirewallRuleGroupAssociation(this, 'DnsFirewallAssociation', {
+      firewallRuleGroupId: group.attrId,
+      vpcId: this.vpc.vpcId,
+      // 101 … 9900 are the priorities left to customers' rule groups.
+      priority: 101,
+      name: 'runtools-runners',
+    });
   }
 
   private addEndpoints(bucket: s3.IBucket): void {
@@ -89,6 +134,9 @@ export class RunnerNetwork extends Construct {
     // the S3 gateway endpoint (whose address range is a region-wide prefix list) and the
     // interface endpoints below.
     this.taskSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the VPC endpoints (the only routes)');
+    // Runner functions store an outcome (or read a big request) through presigned S3 URLs: the
+    // gateway endpoint is their only route; the interface endpoints admit tasks only (below).
+    this.functionSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the S3 gateway endpoint (the only route)');
 
     const endpointSg = new ec2.SecurityGroup(this, 'EndpointSg', {
       vpc: this.vpc,

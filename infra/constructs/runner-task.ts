@@ -56,6 +56,9 @@ export class RunnerTask extends Construct {
       entryPoint: ['/usr/local/bin/node'],
       command: ['/opt/runtools/task.mjs'],
       essential: true,
+      // The images' runner user (runtime-layers/*/Dockerfile): the task definition says it too, so
+      // a task never runs as root even from an image without USER (Security Hub ECS.20 checks this field).
+      user: '10001:10001',
       readonlyRootFilesystem: true,
       // Fargate supports dropping capabilities on every platform version (ECS KernelCapabilities).
       linuxParameters: new ecs.LinuxParameters(this, 'Linux'),

@@ -79,6 +79,35 @@ describe('with RUNTOOLS_API_KEYS', () => {
   });
 });
 
+describe('end users of a key (x-runtools-user)', () => {
+  it('own their background executions apart from each other and from the key itself', async () => {
+    const background = new LocalDispatcher({ runner: await testRunner(), syncBudgetMs: 1 });
+    const appWithBudget = createApp({ dispatcher: background, authenticate: apiKeyAuthenticator(KEYS, SECRET), log });
+    try {
+      const as = (user?: string) => ({ 'x-api-key': KEYS[0]!, 'content-type': 'application/json', ...(user ? { 'x-runtools-user': user } : {}) });
+      const res = await appWithBudget.request('/v1/execute', { method: 'POST', headers: as('student-1'), body: JSON.stringify({ runtime: 'python', code: 'print(1)' }) });
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      expect((await appWithBudget.request(`/v1/executions/${id}`, { headers: as('student-1') })).status).toBe(200);
+      expect((await appWithBudget.request(`/v1/executions/${id}`, { headers: as('student-2') })).status).toBe(404);
+      expect((await appWithBudget.request(`/v1/executions/${id}`, { headers: as() })).status).toBe(404);
+      expect(log.lines.some((l) => l.tenant === `${tenantOfKey(KEYS[0]!, SECRET)}/student-1`)).toBe(true);
+    } finally {
+      await background.close();
+    }
+  });
+
+  it('must be a short plain identifier: anything else is a 400 naming the header', async () => {
+    for (const user of ['', 'a b', 'x/y', 'u'.repeat(129), 'ü']) {
+      const res = await app.request('/v1/runtimes', { headers: { 'x-api-key': KEYS[0]!, 'x-runtools-user': user } });
+      expect(res.status, JSON.stringify(user)).toBe(400);
+      const body = (await res.json()) as { error: { code: string; issues: { path: string }[] } };
+      expect(body.error.code).toBe('invalid_request');
+      expect(body.error.issues[0]!.path).toBe('headers.x-runtools-user');
+    }
+  });
+});
+
 describe('without keys', () => {
   it('lets every caller in as "anonymous"', async () => {
     const open = createApp({ dispatcher, authenticate: apiKeyAuthenticator([]), log });

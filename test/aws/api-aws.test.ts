@@ -3,7 +3,10 @@ import { pidNamespacesAvailable } from './helpers/namespaces.js';
 
 // Without PID namespaces (unprivileged CI) these tests cannot run safely: see helpers/namespaces.ts.
 const NAMESPACES = pidNamespacesAvailable();
+import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { Runtools } from '../../sdk/index.js';
+import { ExecuteRequestSchema } from '../../functions/contract.js';
+import { ExecutionObjects } from '../../functions/dispatch/execution-objects.js';
 import { startLocalAws, type LocalAws } from './helpers/local-aws.js';
 import { RUNTIME_IDS } from '../../functions/runtimes.js';
 
@@ -73,6 +76,25 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     expect(aws.ecs.runTaskRequests).toHaveLength(0);
   });
 
+  it('an end user of a key (x-runtools-user) is a tenant of its own: its own runner environments', async () => {
+    for (const user of ['student-1', 'student-2']) {
+      const res = await fetch(`${aws.apiUrl}/v1/execute`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'key-alice', 'x-runtools-user': user, 'content-type': 'application/json' },
+        body: JSON.stringify({ runtime: 'python', code: 'print(1)' }),
+      });
+      expect(res.status).toBe(200);
+      expect(aws.lambda.invocations.at(-1)).toMatchObject({ fn: 'runtools-python', tenant: `kid-alice/${user}` });
+    }
+    const bad = await fetch(`${aws.apiUrl}/v1/execute`, {
+      method: 'POST',
+      headers: { 'x-api-key': 'key-alice', 'x-runtools-user': 'a b/c', 'content-type': 'application/json' },
+      body: JSON.stringify({ runtime: 'python', code: 'print(1)' }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+  });
+
   it('the same requests as locally: files, args, env, timeouts, compiled runtimes', async () => {
     const files = await execute({
       runtime: 'python',
@@ -97,12 +119,14 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     expect(bad.body.error.code).toBe('invalid_request');
   });
 
-  it('a long execution is answered 202, then polled to completed; only its tenant can read it', async () => {
+  it('an execution longer than a runner function can hold is a Fargate task: 202, then polled to completed; only its tenant can read it', async () => {
     aws.ecs.hold();
-    const res = await execute({ runtime: 'python', code: 'import time\ntime.sleep(0.5)\nprint("done late")' });
+    const res = await execute({ runtime: 'python', code: 'import time\ntime.sleep(0.5)\nprint("done late")', timeout: 120_000 });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ status: 'queued' });
-    expect(res.headers.get('location')).toBe(`/v1/executions/${res.body.id}`);
+    // From the host's root, through the stage: a client following it literally reaches the execution.
+    expect(res.headers.get('location')).toBe(`/api/v1/executions/${res.body.id}`);
+    expect((await fetch(new URL(res.headers.get('location')!, aws.apiUrl), { headers: { 'x-api-key': 'key-alice' } })).status).toBe(200);
 
     expect((await call('GET', `/v1/executions/${res.body.id}`, { key: 'key-bob' })).status).toBe(404);
     expect((await call('GET', `/v1/executions/${res.body.id}`, { key: 'key-alice' })).body).toEqual({ id: res.body.id, status: 'queued' });
@@ -128,7 +152,7 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
 
   it('the SDK hides the 202: execute() polls and resolves with the result', async () => {
     const rt = new Runtools({ apiKey: 'key-bob', baseUrl: aws.apiUrl });
-    const result = await rt.execute({ runtime: 'node', code: 'console.log(6 * 7)', timeout: 40_000 });
+    const result = await rt.execute({ runtime: 'node', code: 'console.log(6 * 7)', timeout: 120_000 });
     expect(result).toMatchObject({ stdout: '42\n', exitCode: 0, runtime: 'node' });
   });
 
@@ -146,6 +170,74 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     expect(execution.error.message).toMatch(/OutOfMemoryError/);
     expect(execution.error.message).toMatch(/exit code 137/);
     expect(execution.result).toBeUndefined();
+  });
+
+  it('a request with the default timeout (30 s) runs on Lambda and is answered 200, as locally', async () => {
+    const tasksBefore = aws.ecs.runTaskRequests.length;
+    const res = await execute({ runtime: 'python', code: 'print("default timeout")' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ stdout: 'default timeout\n', exitCode: 0 });
+    const go = await execute({ runtime: 'go', code: 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("go default") }\n' });
+    expect(go.status).toBe(200);
+    expect(go.body.stdout).toBe('go default\n');
+    expect(aws.ecs.runTaskRequests.length).toBe(tasksBefore);
+  });
+
+  it('a program still running when the window closes: 202, its invocation goes on, stores its result once, polled to completed', async () => {
+    const front = await aws.startApi({ ...aws.deployment, syncBudgetMs: 1500 });
+    try {
+      const marker = `window-${Date.now()}`;
+      const before = aws.lambda.invocations.length;
+      const res = await fetch(`${front.url}/v1/execute`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json' },
+        body: JSON.stringify({ runtime: 'python', code: `import time\ntime.sleep(4)\nprint("${marker}")`, timeout: 20_000 }),
+      });
+      const body = (await res.json()) as { id: string; status: string };
+      expect(res.status).toBe(202);
+      expect(body.status).toBe('running');
+      expect(res.headers.get('location')).toBe(`/api/v1/executions/${body.id}`);
+      expect((await call('GET', `/v1/executions/${body.id}`, { key: 'key-bob' })).status).toBe(404);
+      const { execution, seen } = await poll(body.id);
+      expect(execution).toMatchObject({ status: 'completed', result: { stdout: `${marker}\n`, exitCode: 0 } });
+      expect(seen[0]).toBe('running');
+      // One invocation, no task: the program ran once.
+      expect(aws.lambda.invocations.slice(before).filter((i) => JSON.stringify(i.payload).includes(marker))).toHaveLength(1);
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('a runner reads a request stored in S3 (a request too big to invoke with) and stores its outcome once', async () => {
+    const objects = new ExecutionObjects({ s3: aws.clients.s3, bucket: aws.deployment.bucket, log: () => {} });
+    const id = ExecutionObjects.newId();
+    const request = ExecuteRequestSchema.parse({ runtime: 'python', code: `s = '''${'"'.repeat(3_500_000)}'''\nprint(len(s))` });
+    const requestUrl = await objects.putRequest(id, request, 300, 'test');
+    const resultUrl = await objects.resultUrl(id, 300);
+    const out = await aws.clients.lambda.send(
+      new InvokeCommand({ FunctionName: aws.deployment.functions.python, Payload: Buffer.from(JSON.stringify({ requestUrl, resultUrl })), TenantId: 'test-tenant' }),
+    );
+    expect(out.FunctionError).toBeUndefined();
+    expect(JSON.parse(Buffer.from(out.Payload!).toString())).toMatchObject({ stdout: '3500000\n', exitCode: 0 });
+    // The runner answers first, then stores the outcome (for an API that stopped waiting).
+    let stored = await objects.outcome(id);
+    for (let i = 0; i < 100 && !stored; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      stored = await objects.outcome(id);
+    }
+    expect(stored).toMatchObject({ status: 'completed', result: { stdout: '3500000\n' } });
+  });
+
+  it('a result too big for the Lambda response comes back through S3', async () => {
+    // 1 MiB of control characters on each stream: about 12.6 MB of JSON.
+    const flood = await execute({
+      runtime: 'python',
+      code: 'import sys\nsys.stdout.write("\\x01" * 1048576)\nsys.stderr.write("\\x02" * 1048576)',
+    });
+    expect(flood.status, JSON.stringify(flood.body).slice(0, 300)).toBe(200);
+    expect(flood.body.stdout).toBe('\x01'.repeat(1048576));
+    expect(flood.body.stderr).toBe('\x02'.repeat(1048576));
+    expect(flood.body.truncated).toBe(false);
   });
 
   it('unknown execution ids are 404', async () => {

@@ -4,13 +4,16 @@ import { DEFAULT_ROUTE_POLICY, routeFor, staticRuntimes } from '../../functions/
 import { RUNTIME_IDS } from '../../functions/runtimes.js';
 
 describe('route policy', () => {
-  it('runs what fits the synchronous budget on Lambda, the rest as tasks', () => {
-    expect(routeFor({ runtime: 'python', timeout: 25_000 })).toBe('sync');
-    expect(routeFor({ runtime: 'python', timeout: 25_001 })).toBe('task');
-    expect(routeFor({ runtime: 'python', timeout: 30_000 })).toBe('task');
+  it('runs on Lambda what a runner function can hold (the default request included), the rest as tasks', () => {
+    expect(routeFor({ runtime: 'python', timeout: 30_000 })).toBe('sync');
+    expect(routeFor({ runtime: 'python', timeout: 55_000 })).toBe('sync');
+    expect(routeFor({ runtime: 'python', timeout: 55_001 })).toBe('task');
     // Compiled runtimes carry the compile allowance.
-    expect(routeFor({ runtime: 'go', timeout: 15_000 })).toBe('sync');
-    expect(routeFor({ runtime: 'rust', timeout: 15_001 })).toBe('task');
+    expect(routeFor({ runtime: 'go', timeout: 45_000 })).toBe('sync');
+    expect(routeFor({ runtime: 'rust', timeout: 45_001 })).toBe('task');
+    // A deployment that says nothing of its functions routes by the window, as before.
+    const legacy = { syncBudgetMs: 25_000, compileAllowanceMs: 10_000, taskRuntimes: [] };
+    expect(routeFor({ runtime: 'python', timeout: 25_001 }, legacy)).toBe('task');
   });
 
   it('always uses tasks for the configured runtimes', () => {

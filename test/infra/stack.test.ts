@@ -138,10 +138,60 @@ describe('the stack (network none, defaults)', () => {
     const endpoints = Object.values(ofType(template, 'AWS::EC2::VPCEndpoint'));
     const services = endpoints.map((e) => JSON.stringify(e.Properties!.ServiceName));
     for (const s of ['ecr.api', 'ecr.dkr', 'logs', 's3']) expect(services.some((n) => n.includes(s)), s).toBe(true);
+    // Runner functions reach the S3 gateway endpoint (their outcome, big requests) and nothing else: no other route exists.
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
-      GroupDescription: 'runtools runner functions: no inbound, no outbound',
-      SecurityGroupEgress: [Match.objectLike({ CidrIp: '255.255.255.255/32' })],
+      GroupDescription: 'runtools runner functions: HTTPS to the S3 endpoint only',
+      SecurityGroupEgress: [Match.objectLike({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 })],
+      SecurityGroupIngress: Match.absent(),
     });
+  });
+
+  it('answers NXDOMAIN for every name but those the runners need (DNS Firewall on the runners\' VPC)', () => {
+    const lists = Object.values(ofType(template, 'AWS::Route53Resolver::FirewallDomainList'));
+    expect(lists.some((l) => JSON.stringify(l.Properties!.Domains) === '["*"]')).toBe(true);
+    const [group] = Object.values(ofType(template, 'AWS::Route53Resolver::FirewallRuleGroup'));
+    const rules = [...(group!.Properties!.FirewallRules as any[])].sort((a, b) => a.Priority - b.Priority);
+    expect(rules.map((r) => r.Action)).toEqual(['ALLOW', 'BLOCK']);
+    expect(rules[1].BlockResponse).toBe('NXDOMAIN');
+    template.resourceCountIs('AWS::Route53Resolver::FirewallRuleGroupAssociation', 1);
+    template.hasResourceProperties('AWS::Route53Resolver::FirewallRuleGroupAssociation', { VpcId: Match.anyValue(), Priority: 101 });
+  });
+
+  it('lets the runners resolve exactly the names their presigned S3 URLs use, in every region', async () => {
+    const { S3Client, PutObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+    const { runnerDnsAllowList } = await import('../../infra/constructs/runner-network.js');
+    const matches = (host: string, spec: string) => (spec.startsWith('*.') ? host.endsWith(spec.slice(1)) : host === spec);
+    for (const region of ['us-east-1', 'eu-west-1', 'ap-southeast-2']) {
+      // As the API function signs them (functions/dispatch/route.ts defaultAwsClients).
+      const s3 = new S3Client({ region, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, requestChecksumCalculation: 'WHEN_REQUIRED' });
+      for (const command of [new PutObjectCommand({ Bucket: 'runtools-resultsbucket-1a2b3c4d5e6f', Key: 'executions/x/result.json', IfNoneMatch: '*' }), new GetObjectCommand({ Bucket: 'runtools-resultsbucket-1a2b3c4d5e6f', Key: 'executions/x/request.json' })]) {
+        const host = new URL(await getSignedUrl(s3, command, { expiresIn: 60 })).hostname;
+        expect(runnerDnsAllowList(region).some((spec) => matches(host, spec)), `${host} in ${region}`).toBe(true);
+      }
+      // Nothing broader: a name outside AWS's S3, ECR and Logs endpoints is blocked.
+      for (const host of ['example.com', `exfil.attacker.example`, `${region}.amazonaws.com.attacker.example`]) {
+        expect(runnerDnsAllowList(region).some((spec) => matches(host, spec)), host).toBe(false);
+      }
+    }
+  });
+
+  it('tasks run as the images\' non-root runner user', () => {
+    for (const def of Object.values(ofType(template, 'AWS::ECS::TaskDefinition'))) {
+      expect(def.Properties!.ContainerDefinitions[0].User).toBe('10001:10001');
+    }
+  });
+
+  it('sends Lambda what a runner function can hold, so the default request runs there', () => {
+    const api = Object.values(ofType(template, 'AWS::Lambda::Function')).find((f) => f.Properties!.Environment?.Variables?.RUNTOOLS_DEPLOYMENT);
+    const raw = api!.Properties!.Environment.Variables.RUNTOOLS_DEPLOYMENT;
+    const text = typeof raw === 'string' ? raw : JSON.stringify(raw);
+    const budget = Number(/\\?"functionBudgetMs\\?":(\d+)/.exec(text)?.[1]);
+    // maxTimeoutMs 300 s + compile allowance 10 s + 5 s margin = 315 s functions, less the margin.
+    expect(budget).toBe(310_000);
+    for (const fn of Object.values(ofType(template, 'AWS::Lambda::Function')).filter((f) => f.Properties!.PackageType === 'Image')) {
+      expect(fn.Properties!.Timeout).toBe(315);
+    }
   });
 
   it('passes cdk-nag AwsSolutions with zero unacknowledged findings', () => {

@@ -101,21 +101,6 @@ const NOT_APPLICABLE: NotApplicable[] = [
  * Tolerated (and printed on every run) until the fix lands; then delete the entry.
  */
 const OPEN: Record<string, { control: string; file: string; fix: string }> = {
-  api_gw_v1_execution_logging_enabled_check: {
-    control: 'CT.APIGATEWAY.PR.1',
-    file: 'infra/constructs/api.ts',
-    fix: 'deployOptions: { loggingLevel: apigw.MethodLoggingLevel.ERROR, dataTraceEnabled: false, ... } once the account-level API Gateway CloudWatch role exists (issue 13), and drop the AwsSolutions-APIG6 acknowledgement',
-  },
-  api_gw_xray_enabled_check: {
-    control: 'CT.APIGATEWAY.PR.2',
-    file: 'infra/constructs/api.ts',
-    fix: 'deployOptions: { tracingEnabled: true, ... } (or acknowledge it here with the reason the API is not traced)',
-  },
-  ecs_task_definition_nonroot_user_check: {
-    control: 'CT.ECS.PR.3',
-    file: 'infra/constructs/runner-task.ts',
-    fix: "addContainer(RUNNER_CONTAINER, { user: '<uid>:<gid>', ... }) with the non-root user the images create (issue 13, Images)",
-  },
 };
 
 /** The Lambda permissions that let this stack's REST API call a function. */

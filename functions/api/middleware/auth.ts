@@ -43,7 +43,16 @@ export function apiKeyAuthenticator(keys: readonly string[], secret: Buffer = ra
   };
 }
 
-/** Rejects unauthenticated requests with 401 and records the tenant for the routes. */
+/** The optional end-user header: a key's own users, kept apart from each other. */
+export const END_USER_HEADER = 'x-runtools-user';
+const END_USER = /^[A-Za-z0-9._@:+=-]{1,128}$/;
+
+/**
+ * Rejects unauthenticated requests with 401 and records the tenant for the routes. With an
+ * `x-runtools-user` header the tenant is the key's tenant and that user (`<tenant>/<user>`): a
+ * key's end users then own their executions separately and, on AWS, never share a runner
+ * environment (Lambda tenant isolation keys environments by it).
+ */
 export function requireTenant(authenticate: Authenticate): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const tenant = await authenticate(c);
@@ -54,7 +63,12 @@ export function requireTenant(authenticate: Authenticate): MiddlewareHandler<App
         : 'missing API key: send it in the x-api-key header or as Authorization: Bearer <key>';
       return errorResponse(c, 401, 'unauthorized', message);
     }
-    c.set('tenant', tenant);
+    const user = c.req.header(END_USER_HEADER);
+    if (user !== undefined && !END_USER.test(user)) {
+      const message = `${END_USER_HEADER} must be 1 to 128 characters from A-Z a-z 0-9 . _ @ : + = -`;
+      return errorResponse(c, 400, 'invalid_request', message, [{ path: `headers.${END_USER_HEADER}`, message }]);
+    }
+    c.set('tenant', user === undefined ? tenant : `${tenant}/${user}`);
     await next();
   };
 }

@@ -152,6 +152,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     assignPublicIp: false,
     tenantIsolation: true,
     syncBudgetMs: options.syncBudgetMs ?? 25_000,
+    // As the stack computes it: the runner functions' timeout (60 s here) less 5 s.
+    functionBudgetMs: 55_000,
     compileAllowanceMs: 10_000,
     taskRuntimes: [],
     maxTimeoutMs: 300_000,
@@ -185,6 +187,9 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
 
 type ProxyHandler = ReturnType<typeof createLambdaHandler>;
 
+/** The stage the stack deploys (infra/constructs/api.ts). */
+const STAGE = '/api';
+
 /**
  * API Gateway's part, as the stack configures it: every route but GET /health needs a known
  * `x-api-key` (else the 401 gateway response); the function gets a REST proxy event whose
@@ -194,7 +199,15 @@ export async function startApiGateway(handler: ProxyHandler): Promise<{ url: str
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const full = new URL(req.url ?? '/', 'http://localhost');
+    // The API lives under its stage, as `<api>.execute-api.<region>.amazonaws.com/api/...`.
+    if (full.pathname !== STAGE && !full.pathname.startsWith(`${STAGE}/`)) {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Missing Authentication Token' }));
+      return;
+    }
+    const url = new URL(full.pathname.slice(STAGE.length) || '/', 'http://localhost');
+    url.search = full.search;
     const key = req.headers['x-api-key'] as string | undefined;
     const keyId = key ? API_KEYS[key] : undefined;
     const isHealth = url.pathname === '/health' && req.method === 'GET';
@@ -220,10 +233,10 @@ export async function startApiGateway(handler: ProxyHandler): Promise<{ url: str
       requestContext: {
         accountId: '123456789012',
         apiId: 'local',
-        stage: 'api',
+        stage: STAGE.slice(1),
         requestId: randomUUID(),
         httpMethod: req.method ?? 'GET',
-        path: `/api${url.pathname}`,
+        path: full.pathname,
         resourcePath: isHealth ? '/health' : '/{proxy+}',
         protocol: 'HTTP/1.1',
         requestTimeEpoch: Date.now(),
@@ -245,7 +258,7 @@ export async function startApiGateway(handler: ProxyHandler): Promise<{ url: str
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${STAGE}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,6 +1,6 @@
 /*
- * Preloaded into the Lambda runner by runtime-layers/bootstrap.sh (LD_PRELOAD): marks the
- * process non-dumpable before Node starts. Programs run as the runner's own user, and a
+ * Preloaded into the runner (LD_PRELOAD: by runtime-layers/bootstrap.sh on Lambda, by the images'
+ * ENV for Fargate tasks): marks the process non-dumpable before Node starts. Programs run as the runner's own user, and a
  * dumpable process of that user exposes its /proc/<pid>/environ (the environment it was started
  * with, including what Node later deletes), mem, oom_score_adj and ptrace. Non-dumpable, those
  * files belong to root and ptrace is refused. exec() resets the flag, so it must be set from
