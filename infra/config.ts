@@ -40,6 +40,9 @@ export function defaultFunctionSettings(runtime: RuntimeId): RunnerFunctionSetti
   };
 }
 
+/** How long a Fargate task may take to start (pull its image, attach its network) before it runs. */
+const TASK_START_ALLOWANCE_MS = 10 * 60_000;
+
 /** What a runner function keeps past its longest execution: starting, answering, storing the outcome. */
 export const FUNCTION_MARGIN_MS = 5_000;
 
@@ -164,6 +167,13 @@ export function parseConfig(context: Record<string, unknown>): RuntoolsConfig {
   if (cfg.syncBudgetMs + 3_000 > cfg.apiTimeoutSeconds * 1000) {
     throw new Error(
       `invalid runtools configuration: syncBudgetMs (${cfg.syncBudgetMs}) must leave 3 s of apiTimeoutSeconds (${cfg.apiTimeoutSeconds} s) for invoking and answering`,
+    );
+  }
+  // A task's result URL is signed by a session of at most an hour (functions/dispatch/result-writer.ts):
+  // the longest task, with 10 minutes to start and a minute of reuse, must fit in it.
+  if (cfg.maxTimeoutMs + cfg.compileAllowanceMs + TASK_START_ALLOWANCE_MS > 59 * 60_000) {
+    throw new Error(
+      `invalid runtools configuration: maxTimeoutMs (${cfg.maxTimeoutMs}) + compileAllowanceMs + 10 min for a task to start exceeds the 59 minutes a task's result URL stays valid`,
     );
   }
   const shortestSync = Math.min(...cfg.runtimes.map((id) => functions[id].timeoutSeconds * 1000));

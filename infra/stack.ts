@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Lazy, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -102,8 +102,10 @@ export class RuntoolsStack extends Stack {
       // What every deployed runner function can hold: longer executions go to Fargate.
       functionBudgetMs: Math.min(...config.runtimes.map((id) => config.functions[id].timeoutSeconds * 1000)) - FUNCTION_MARGIN_MS,
     };
+    let resultWriterRoleArn: string | undefined;
     this.api = new RuntoolsApi(this, 'Api', {
-      environment: { RUNTOOLS_DEPLOYMENT: this.toJsonString(deployment) },
+      // Lazy: the result-writer role below trusts the API's role, which this construct makes.
+      environment: { RUNTOOLS_DEPLOYMENT: Lazy.string({ produce: () => this.toJsonString({ ...deployment, resultWriterRoleArn }) }) },
       usagePlans: config.usagePlans,
       integrationTimeoutSeconds: config.apiTimeoutSeconds,
       logRetention: retention,
@@ -111,6 +113,22 @@ export class RuntoolsStack extends Stack {
       reservedConcurrency: 'off' in concurrency ? undefined : concurrency.api,
     });
     this.grantApi(this.api.role, cluster, results.bucket.arnForObjects('executions/*'));
+    // Fresh hour-long sessions of this role sign Fargate tasks' result URLs (functions/dispatch/result-writer.ts):
+    // a URL signed with the API function's own session could die before its task ends.
+    const resultWriter = new iam.Role(this, 'ResultWriter', {
+      assumedBy: this.api.role,
+      maxSessionDuration: Duration.hours(1),
+      description: "runtools: signs Fargate tasks' result URLs; may only create result objects",
+    });
+    resultWriter.addToPolicy(
+      new iam.PolicyStatement({ sid: 'CreateResults', actions: ['s3:PutObject'], resources: [results.bucket.arnForObjects('executions/*/result.json')] }),
+    );
+    resultWriter.grantAssumeRole(this.api.role);
+    resultWriterRoleArn = resultWriter.roleArn;
+    Validations.of(resultWriter).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(results.bucket.node.defaultChild as CfnElement)}.Arn>/executions/*/result.json]`,
+      reason: 'Each execution has its own result key under executions/<random id>/, known only when the task is started; the role can create nothing else.',
+    });
     const bucketId = this.getLogicalId(results.bucket.node.defaultChild as CfnElement);
     Validations.of(this.api.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/executions/*]`,

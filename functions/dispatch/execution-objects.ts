@@ -66,9 +66,9 @@ export class ExecutionObjects {
     return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key(id, 'request') }), { expiresIn: seconds });
   }
 
-  /** A URL that can create the result object once (If-None-Match: *), for `seconds`. */
-  async resultUrl(id: string, seconds: number): Promise<string> {
-    const url = await getSignedUrl(this.options.s3, new PutObjectCommand({ Bucket: this.options.bucket, Key: key(id, 'result'), IfNoneMatch: '*' }), {
+  /** A URL that can create the result object once (If-None-Match: *), for `seconds`, signed by `signer` (default: our client). */
+  async resultUrl(id: string, seconds: number, signer: S3Client = this.options.s3): Promise<string> {
+    const url = await getSignedUrl(signer, new PutObjectCommand({ Bucket: this.options.bucket, Key: key(id, 'result'), IfNoneMatch: '*' }), {
       expiresIn: seconds,
     });
     if (/[?&]x-amz-checksum-/i.test(url)) {

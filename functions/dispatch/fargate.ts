@@ -9,6 +9,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Execution, RuntimeInfo, ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
 import { ExecutionObjects } from './execution-objects.js';
+import type { ResultWriter } from './result-writer.js';
 import { staticRuntimes } from './route.js';
 import { BackendError, QueueFullError, RuntimeUnavailableError, type DispatchOutcome, type Dispatcher, type ExecutionContext } from './types.js';
 
@@ -33,6 +34,8 @@ export interface FargateDispatcherOptions {
   requestUrlSeconds?: number;
   /** Lifetime of the result URL, s: must outlast the task's start plus the longest execution. @default 3600 */
   resultUrlSeconds?: number;
+  /** Signs result URLs with a session that outlives the task (result-writer.ts). @default our own credentials */
+  resultWriter?: ResultWriter;
   /** @default 'FARGATE' */
   launchType?: 'FARGATE' | 'EC2' | 'EXTERNAL';
   log?: (entry: Record<string, unknown>) => void;
@@ -56,7 +59,7 @@ export class FargateDispatcher implements Dispatcher {
     if (!target) throw new RuntimeUnavailableError(request.runtime);
     const id = ExecutionObjects.newId();
     const requestUrl = await this.objects.putRequest(id, request, this.options.requestUrlSeconds ?? 900, ctx.requestId);
-    const resultUrl = await this.objects.resultUrl(id, this.options.resultUrlSeconds ?? 3600);
+    const resultUrl = await this.signedResultUrl(id, ctx);
     const overrides = {
       containerOverrides: [
         {
@@ -106,6 +109,20 @@ export class FargateDispatcher implements Dispatcher {
 
     await this.objects.putMeta(id, { tenant: ctx.tenant, backend: 'task', taskArn, runtime: request.runtime, createdAt: new Date().toISOString() }, ctx.requestId);
     return { kind: 'accepted', id, status: 'queued' };
+  }
+
+  /** The task's result URL, valid until the task must be over (never past its signing session). */
+  private async signedResultUrl(id: string, ctx: ExecutionContext): Promise<string> {
+    const seconds = this.options.resultUrlSeconds ?? 3600;
+    if (!this.options.resultWriter) return this.objects.resultUrl(id, seconds);
+    let signer;
+    try {
+      signer = await this.options.resultWriter.signer();
+    } catch (err) {
+      this.log({ level: 'error', msg: 'assuming the result-writer role failed', requestId: ctx.requestId, error: (err as Error).message });
+      throw new BackendError('no task could be started', 503, { cause: err });
+    }
+    return this.objects.resultUrl(id, Math.min(seconds, Math.floor(signer.validMs / 1000)), signer.s3);
   }
 
   async getExecution(id: string, tenant: string): Promise<Execution | null> {

@@ -6,11 +6,14 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { z } from 'zod';
 import { RUNTIME_FACTS, RUNTIME_IDS, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
 import { FargateDispatcher } from './fargate.js';
 import { LambdaDispatcher } from './lambda.js';
+import { ResultWriter } from './result-writer.js';
 import { exceedsSyncBudget } from './policy.js';
 import type { DispatchOutcome, Dispatcher, ExecutionContext } from './types.js';
 
@@ -93,6 +96,8 @@ export const AwsDeploymentSchema = z.object({
   maxTimeoutMs: z.number().int().positive(),
   /** Lifetime of a task's result upload URL, s. */
   resultUrlSeconds: z.number().int().positive(),
+  /** The role whose fresh sessions sign tasks' result URLs (result-writer.ts). @default our own credentials */
+  resultWriterRoleArn: z.string().min(1).optional(),
 });
 export type AwsDeployment = z.infer<typeof AwsDeploymentSchema>;
 
@@ -101,6 +106,10 @@ export interface AwsClients {
   lambda: LambdaClient;
   ecs: ECSClient;
   s3: S3Client;
+  /** For the result-writer role's sessions. */
+  sts?: STSClient;
+  /** An S3 client like `s3` that signs with other credentials. */
+  s3With?(credentials: AwsCredentialIdentity): S3Client;
 }
 
 /**
@@ -109,11 +118,14 @@ export interface AwsClients {
  * past the runners'.
  */
 export function defaultAwsClients(deployment: Pick<AwsDeployment, 'syncBudgetMs'>): AwsClients {
+  // WHEN_REQUIRED: otherwise presigned PUT URLs carry the checksum of an empty body and S3 rejects the upload.
+  const s3Config = { maxAttempts: 3, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const;
   return {
     lambda: new LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: deployment.syncBudgetMs + 60_000, connectionTimeout: 5_000 } }),
     ecs: new ECSClient({ maxAttempts: 3 }),
-    // WHEN_REQUIRED: otherwise presigned PUT URLs carry the checksum of an empty body and S3 rejects the upload.
-    s3: new S3Client({ maxAttempts: 3, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
+    s3: new S3Client(s3Config),
+    sts: new STSClient({ maxAttempts: 3 }),
+    s3With: (credentials) => new S3Client({ ...s3Config, credentials }),
   };
 }
 
@@ -144,6 +156,9 @@ export function createAwsDispatcher(
     network: { subnets: deployment.subnets, securityGroups: deployment.securityGroups, assignPublicIp: deployment.assignPublicIp },
     versions: deployment.versions,
     resultUrlSeconds: deployment.resultUrlSeconds,
+    ...(deployment.resultWriterRoleArn && clients.sts && clients.s3With
+      ? { resultWriter: new ResultWriter({ sts: clients.sts, roleArn: deployment.resultWriterRoleArn, s3With: clients.s3With }) }
+      : {}),
   });
   return new RoutingDispatcher({ sync, task }, deployment);
 }

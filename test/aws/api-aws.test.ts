@@ -7,7 +7,7 @@ import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { Runtools } from '../../sdk/index.js';
 import { ExecuteRequestSchema } from '../../functions/contract.js';
 import { ExecutionObjects } from '../../functions/dispatch/execution-objects.js';
-import { startLocalAws, type LocalAws } from './helpers/local-aws.js';
+import { RESULT_WRITER_ROLE, startLocalAws, type LocalAws } from './helpers/local-aws.js';
 import { RUNTIME_IDS } from '../../functions/runtimes.js';
 
 let aws: LocalAws;
@@ -147,6 +147,12 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     expect(resultUrl).toMatch(/X-Amz-Signature=/);
     expect(resultUrl).not.toMatch(/x-amz-checksum/i);
     expect(resultUrl).toMatch(/if-none-match/);
+    // Signed by a fresh hour-long session of the result-writer role, not the API function's own.
+    const signed = new URL(resultUrl).searchParams;
+    expect(signed.get('X-Amz-Security-Token')).toMatch(/^session-\d+$/);
+    expect(Number(signed.get('X-Amz-Expires'))).toBeLessThanOrEqual(3600);
+    expect(Number(signed.get('X-Amz-Expires'))).toBeGreaterThan(3500);
+    expect(aws.assumeRoleCalls.at(-1)).toMatchObject({ Action: 'AssumeRole', RoleArn: RESULT_WRITER_ROLE, DurationSeconds: '3600' });
     expect(JSON.stringify(run)).not.toContain('time.sleep');
   });
 

@@ -118,12 +118,12 @@ describe('the stack (network none, defaults)', () => {
     });
   });
 
-  it('lets the API function invoke runners, run tasks, pass only execution roles and use the bucket', () => {
+  it('lets the API function invoke runners, run tasks, pass only execution roles, use the bucket and assume the result writer', () => {
     const api = Object.entries(ofType(template, 'AWS::Lambda::Function')).find(([, f]) => f.Properties!.Runtime === 'nodejs22.x')!;
     const roleId = api[1].Properties!.Role['Fn::GetAtt'][0] as string;
     const actions = statementsOfRole(template, roleId).flatMap((s) => asList(s.Action) as string[]);
     expect(new Set(actions)).toEqual(
-      new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 'lambda:InvokeFunction', 'ecs:RunTask', 'ecs:DescribeTasks', 'iam:PassRole', 's3:GetObject', 's3:PutObject']),
+      new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 'lambda:InvokeFunction', 'ecs:RunTask', 'ecs:DescribeTasks', 'iam:PassRole', 's3:GetObject', 's3:PutObject', 'sts:AssumeRole']),
     );
     const passRole = statementsOfRole(template, roleId).find((s) => asList(s.Action).includes('iam:PassRole'))!;
     expect(JSON.stringify(passRole.Resource)).toMatch(/ExecutionRole/);
@@ -174,6 +174,29 @@ describe('the stack (network none, defaults)', () => {
         expect(runnerDnsAllowList(region).some((spec) => matches(host, spec)), host).toBe(false);
       }
     }
+  });
+
+  it("signs tasks' result URLs with a role that may only create result objects, assumed by the API for an hour", () => {
+    const roles = ofType(template, 'AWS::IAM::Role');
+    const [writerId, writer] = Object.entries(roles).find(([, r]) => /result URLs/.test(r.Properties!.Description ?? ''))!;
+    expect(writer.Properties!.MaxSessionDuration).toBe(3600);
+    const principals = writer.Properties!.AssumeRolePolicyDocument.Statement.map((st: any) => JSON.stringify(st.Principal));
+    expect(principals).toHaveLength(1);
+    expect(principals[0]).toMatch(/ApiRole/);
+    const statements = statementsOfRole(template, writerId);
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toBe('s3:PutObject');
+    expect(JSON.stringify(statements[0].Resource)).toMatch(/\/executions\/\*\/result\.json/);
+    const apiRoleId = Object.keys(roles).find((id) => /^ApiRole/.test(id))!;
+    expect(statementsOfRole(template, apiRoleId).some((st) => st.Action === 'sts:AssumeRole' && JSON.stringify(st.Resource).includes(writerId))).toBe(true);
+    const api = Object.values(ofType(template, 'AWS::Lambda::Function')).find((f) => f.Properties!.Environment?.Variables?.RUNTOOLS_DEPLOYMENT);
+    expect(JSON.stringify(api!.Properties!.Environment.Variables.RUNTOOLS_DEPLOYMENT)).toContain('resultWriterRoleArn');
+    expect(JSON.stringify(api!.Properties!.Environment.Variables.RUNTOOLS_DEPLOYMENT)).toContain(writerId);
+  });
+
+  it('refuses a maxTimeoutMs a task could not finish while its result URL is valid', () => {
+    expect(() => parseConfig({ 'runtools:maxTimeoutMs': '3000000' })).toThrow(/59 minutes a task's result URL stays valid/);
+    expect(() => parseConfig({ 'runtools:maxTimeoutMs': '2400000' })).not.toThrow();
   });
 
   it('tasks run as the images\' non-root runner user', () => {

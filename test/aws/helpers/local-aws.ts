@@ -14,6 +14,7 @@ import path from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
 import S3rver from 's3rver';
 import { RUNTIME_IDS } from '../../../functions/contract.js';
 import { RUNTIMES } from '../../../functions/runtimes.js';
@@ -85,12 +86,51 @@ export async function toolchainEnv(): Promise<Record<string, string>> {
 
 const fakeCredentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
 
+/** The result-writer role of the local deployment (the stack's `ResultWriter`). */
+export const RESULT_WRITER_ROLE = 'arn:aws:iam::123456789012:role/runtools-result-writer';
+
+/**
+ * STS's AssumeRole (query protocol, XML answer) for the result-writer role: sessions whose keys
+ * s3rver accepts (it checks signatures against S3RVER/S3RVER), with the requested duration.
+ */
+async function startSts(): Promise<{ endpoint: string; calls: Array<Record<string, string>>; close(): Promise<void> }> {
+  const calls: Array<Record<string, string>> = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const params = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+    calls.push(params);
+    if (params.Action !== 'AssumeRole' || params.RoleArn !== RESULT_WRITER_ROLE) {
+      res.writeHead(403, { 'content-type': 'text/xml' });
+      res.end('<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized</Message></Error></ErrorResponse>');
+      return;
+    }
+    const expiration = new Date(Date.now() + Number(params.DurationSeconds ?? 3600) * 1000).toISOString();
+    res.writeHead(200, { 'content-type': 'text/xml' });
+    res.end(
+      `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>` +
+        `<AccessKeyId>S3RVER</AccessKeyId><SecretAccessKey>S3RVER</SecretAccessKey><SessionToken>session-${calls.length}</SessionToken>` +
+        `<Expiration>${expiration}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROALOCAL:${params.RoleSessionName}</AssumedRoleId>` +
+        `<Arn>arn:aws:sts::123456789012:assumed-role/runtools-result-writer/${params.RoleSessionName}</Arn></AssumedRoleUser></AssumeRoleResult>` +
+        `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 /** A static API key → key id table, like API Gateway's keys attached to a usage plan. */
 export const API_KEYS: Record<string, string> = { 'key-alice': 'kid-alice', 'key-bob': 'kid-bob' };
 
 export interface LocalAws {
   lambda: LambdaEmulator;
   ecs: EcsEmulator;
+  /** AssumeRole calls the STS stand-in answered. */
+  assumeRoleCalls: Array<Record<string, string>>;
   clients: AwsClients;
   deployment: AwsDeployment;
   /** Base URL of the API Gateway front. */
@@ -128,18 +168,21 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const lambda = await new LambdaEmulator({ ...functions, ...options.extraFunctions }, tools).start();
   const ecs = await new EcsEmulator('runtools', taskDefs, tools).start();
 
+  const sts = await startSts();
   const common = { region: 'eu-west-1', credentials: fakeCredentials };
+  const s3Config = {
+    region: 'eu-west-1',
+    endpoint: `http://127.0.0.1:${s3Address.port}`,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  } as const;
   const clients: AwsClients = {
     lambda: new LambdaClient({ ...common, endpoint: lambda.endpoint, maxAttempts: 1 }),
     ecs: new ECSClient({ ...common, endpoint: ecs.endpoint, maxAttempts: 1 }),
-    s3: new S3Client({
-      region: 'eu-west-1',
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      endpoint: `http://127.0.0.1:${s3Address.port}`,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    }),
+    s3: new S3Client({ ...s3Config, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } }),
+    sts: new STSClient({ ...common, endpoint: sts.endpoint, maxAttempts: 1 }),
+    s3With: (credentials) => new S3Client({ ...s3Config, credentials }),
   };
   const deployment: AwsDeployment = {
     functions: Object.fromEntries(RUNTIME_IDS.map((id) => [id, `runtools-${id}`])),
@@ -158,6 +201,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     taskRuntimes: [],
     maxTimeoutMs: 300_000,
     resultUrlSeconds: 3600,
+    resultWriterRoleArn: RESULT_WRITER_ROLE,
   };
 
   const fronts: Array<{ close(): Promise<void> }> = [];
@@ -171,15 +215,16 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   return {
     lambda,
     ecs,
+    assumeRoleCalls: sts.calls,
     clients,
     deployment,
     apiUrl: main.url,
     startApi,
     async stop() {
       await Promise.all(fronts.map((f) => f.close()));
-      await Promise.all([lambda.stop(), ecs.stop()]);
+      await Promise.all([lambda.stop(), ecs.stop(), sts.close()]);
       await s3rver.close();
-      for (const c of Object.values(clients)) c.destroy();
+      for (const c of [clients.lambda, clients.ecs, clients.s3, clients.sts]) c?.destroy();
       rmSync(s3Dir, { recursive: true, force: true });
     },
   };
