@@ -111,7 +111,7 @@ export class Runner {
     this.outputLimitBytes = options.outputLimitBytes ?? MiB;
     this.compileTimeoutMs = options.compileTimeoutMs ?? 60_000;
     this.minFreeBytes = options.minFreeBytes ?? 32 * MiB;
-    setWorkspaceQuota(this.workRoot, options.workspaceQuota ?? null);
+    setWorkspaceQuota(this.workRoot, options.workspaceQuota ?? null, this.sandbox.mounter);
     this.runLimits = { ...DEFAULT_RUN_LIMITS, ...options.limits };
     this.compileLimits = { ...DEFAULT_COMPILE_LIMITS, ...options.compileLimits };
     // Without namespaces a program could reach the cache directory itself, so process mode does not share builds.

@@ -28,23 +28,44 @@ export interface WorkspaceQuota {
   inodes: number;
 }
 
-const quotas = new Map<string, WorkspaceQuota>();
-/** Whether mounting works here: unknown until tried. */
-let mountable: boolean | undefined;
+/** Mounts and unmounts workspaces' tmpfs: the sandbox spawner's mount(2) where there is one, else mount(8). */
+export interface WorkspaceMounter {
+  mount(root: string, quota: WorkspaceQuota): Promise<void>;
+  unmount(root: string): Promise<void>;
+}
+
 const TOOL_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
 
+/** mount(8) and umount(8): a process each (a few ms of CPU), for sandboxes without a spawner. */
+const commandMounter: WorkspaceMounter = {
+  async mount(root, quota) {
+    const options = `size=${quota.bytes},nr_inodes=${quota.inodes},mode=0700,nosuid,nodev`;
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', options, 'runtools', root], { env: TOOL_ENV });
+  },
+  async unmount(root) {
+    try {
+      await execFileAsync('umount', [root], { env: TOOL_ENV });
+    } catch {
+      await execFileAsync('umount', ['-l', root], { env: TOOL_ENV });
+    }
+  },
+};
+
+const quotas = new Map<string, { quota: WorkspaceQuota; mounter: WorkspaceMounter }>();
+/** Whether mounting works here: unknown until tried. */
+let mountable: boolean | undefined;
+
 /** Gives every workspace created under `workRoot` from now on its own bounded tmpfs (null: plain directories). */
-export function setWorkspaceQuota(workRoot: string, quota: WorkspaceQuota | null): void {
-  if (quota) quotas.set(workRoot, quota);
-  else quotas.delete(workRoot);
+export function setWorkspaceQuota(workRoot: string, quota: WorkspaceQuota | null, mounter: WorkspaceMounter = commandMounter): void {
+  if (quota) quotas.set(path.resolve(workRoot), { quota, mounter });
+  else quotas.delete(path.resolve(workRoot));
 }
 
 /** Mounts the quota's tmpfs on `root`; false where this process may not mount. */
-async function mountQuota(root: string, quota: WorkspaceQuota): Promise<boolean> {
+async function mountQuota(root: string, quota: WorkspaceQuota, mounter: WorkspaceMounter): Promise<boolean> {
   if (mountable === false || process.getuid?.() !== 0) return false;
   try {
-    const options = `size=${quota.bytes},nr_inodes=${quota.inodes},mode=0700,nosuid,nodev`;
-    await execFileAsync('mount', ['-t', 'tmpfs', '-o', options, 'runtools', root], { env: TOOL_ENV });
+    await mounter.mount(root, quota);
     mountable = true;
     return true;
   } catch (err) {
@@ -65,10 +86,10 @@ export async function createWorkspace(workRoot: string, id = newExecutionId()): 
   await mkdir(workRoot, { recursive: true, mode: 0o700 });
   const root = path.join(workRoot, id);
   await mkdir(root, { mode: 0o700 });
-  const quota = quotas.get(workRoot);
+  const quota = quotas.get(path.resolve(workRoot));
   let mounted = false;
   try {
-    mounted = quota ? await mountQuota(root, quota) : false;
+    mounted = quota ? await mountQuota(root, quota.quota, quota.mounter) : false;
     const dirs: ExecDirs = { work: path.join(root, 'work'), out: path.join(root, 'out'), tmp: path.join(root, 'tmp') };
     await Promise.all(Object.values(dirs).map((d) => mkdir(d, { mode: 0o755 })));
     return { id, root, dirs, ...(mounted ? { mounted } : {}) };
@@ -118,12 +139,9 @@ async function removeDeep(dir: string): Promise<void> {
 }
 
 /** Unmounts a workspace's tmpfs (lazily if something still holds it): what was in it is gone at once. */
-export async function unmountWorkspace(root: string): Promise<void> {
-  try {
-    await execFileAsync('umount', [root], { env: TOOL_ENV });
-  } catch {
-    await execFileAsync('umount', ['-l', root], { env: TOOL_ENV });
-  }
+export function unmountWorkspace(root: string): Promise<void> {
+  const mounter = quotas.get(path.dirname(path.resolve(root)))?.mounter ?? commandMounter;
+  return mounter.unmount(root);
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Toolchain } from '../runtimes/types.js';
 import { SandboxFault } from '../../errors.js';
 import { supervise, type Child, type ProcessOutcome } from '../supervise.js';
 import type { Readable, Writable } from 'node:stream';
-import { createWorkspace, removeWorkspace, type Workspace } from '../workspace.js';
+import { createWorkspace, removeWorkspace, type Workspace, type WorkspaceMounter } from '../workspace.js';
 import { launcherPath, launchSpec, spawnerPath } from './launcher.js';
 import { Spawner, type SpawnedChild } from './spawner.js';
 import { SandboxPool, type PreparedSandbox } from './pool.js';
@@ -80,11 +80,17 @@ export class BwrapSandbox implements Sandbox {
   private readonly bwrap: string | null;
   private readonly rootArgs = rootDirArgs();
   private readonly spawner: Spawner | null;
+  readonly mounter?: WorkspaceMounter;
 
   constructor(bwrapPath?: string) {
     this.bwrap = firstExecutable([bwrapPath, process.env.RUNTOOLS_BWRAP]) ?? which('bwrap');
     const spawner = spawnerPath();
     this.spawner = spawner ? new Spawner(spawner) : null;
+    const helper = this.spawner;
+    // As root the spawner mounts each workspace's tmpfs with one mount(2), not a mount(8) process.
+    if (helper && process.getuid?.() === 0) {
+      this.mounter = { mount: (root, quota) => helper.mount(root, quota.bytes, quota.inodes), unmount: (root) => helper.unmount(root) };
+    }
   }
 
   view(_dirs: ExecDirs, tool: Toolchain, runtime: string): SandboxView {

@@ -84,6 +84,8 @@ export class Spawner {
   private seq = 0;
   private readonly waiting = new Map<string, { req: SpawnRequest; resolve(c: SpawnedChild): void; reject(e: Error): void }>();
   private readonly running = new Map<number, SpawnedChild>();
+  /** Mounts and unmounts waiting for their `D` line. */
+  private readonly ops = new Map<string, { resolve(): void; reject(e: Error): void }>();
   private closed = false;
 
   constructor(private readonly binary: string) {}
@@ -102,6 +104,30 @@ export class Spawner {
     const proc = this.started();
     return new Promise((resolve, reject) => {
       this.waiting.set(tag, { req, resolve, reject });
+      this.reference();
+      proc.stdin!.write(frame(fields));
+    });
+  }
+
+  /** Mounts a workspace's own tmpfs of `bytes` and `inodes` on `path` (the helper runs as root). */
+  mount(path: string, bytes: number, inodes: number): Promise<void> {
+    return this.op(['M', String(++this.seq), path, String(bytes), String(inodes)], `mounting a workspace on ${path}`);
+  }
+
+  /** Unmounts a workspace's tmpfs (lazily when still busy). */
+  unmount(path: string): Promise<void> {
+    return this.op(['U', String(++this.seq), path], `unmounting ${path}`);
+  }
+
+  private op(fields: string[], what: string): Promise<void> {
+    if (fields.some((f) => f.includes('\0'))) return Promise.reject(new Error(`${what}: NUL in a path`));
+    if (this.closed) return Promise.reject(new Error('the sandbox spawner is closed'));
+    const proc = this.started();
+    return new Promise((resolve, reject) => {
+      this.ops.set(fields[1]!, {
+        resolve,
+        reject: (e) => reject(Object.assign(new Error(`${what}: ${e.message}`), { code: e.message })),
+      });
       this.reference();
       proc.stdin!.write(frame(fields));
     });
@@ -136,6 +162,8 @@ export class Spawner {
       const err = new Error('the sandbox spawner stopped');
       for (const w of this.waiting.values()) w.reject(err);
       this.waiting.clear();
+      for (const o of this.ops.values()) o.reject(err);
+      this.ops.clear();
       // Its processes die with it (--die-with-parent); nobody is left to report them.
       for (const child of this.running.values()) child.ended(null, 'SIGKILL');
       this.running.clear();
@@ -149,7 +177,7 @@ export class Spawner {
   /** Keeps the process alive while a spawn is in flight or a child may still report its exit. */
   private reference(): void {
     const out = this.proc?.stdout as Socket | undefined;
-    if (this.waiting.size > 0 || this.running.size > 0) out?.ref();
+    if (this.waiting.size > 0 || this.running.size > 0 || this.ops.size > 0) out?.ref();
     else out?.unref();
     (this.proc?.stdin as Socket | undefined)?.unref();
   }
@@ -162,6 +190,15 @@ export class Spawner {
       this.reference();
       const code = Number(rest[0]);
       child?.ended(code >= 0 ? code : null, code >= 0 ? null : ((signalName(Number(rest[1])) ?? 'SIGKILL') as NodeJS.Signals));
+      return;
+    }
+    if (kind === 'D') {
+      const o = this.ops.get(a!);
+      this.ops.delete(a!);
+      this.reference();
+      const errno = Number(rest[0]);
+      if (errno === 0) o?.resolve();
+      else o?.reject(new Error(ERRNOS.get(errno) ?? `errno ${errno}`));
       return;
     }
     const w = this.waiting.get(a!);

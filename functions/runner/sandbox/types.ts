@@ -1,6 +1,6 @@
 import type { Toolchain } from '../runtimes/types.js';
 import type { ProcessOutcome } from '../supervise.js';
-import type { Workspace } from '../workspace.js';
+import type { Workspace, WorkspaceMounter } from '../workspace.js';
 
 /** Resource limits applied to every phase of an execution. */
 export interface ResourceLimits {
@@ -112,6 +112,8 @@ export interface Sandbox {
   check(): Promise<void>;
   /** One line on which limits hold here (for logs and /health). */
   describe(): string;
+  /** Mounts workspaces' own tmpfs cheaply (the spawner's mount(2)); absent: mount(8). */
+  readonly mounter?: WorkspaceMounter;
 }
 
 /** The minimal environment every program starts from (API.md: PATH, HOME, LANG, TMPDIR). */

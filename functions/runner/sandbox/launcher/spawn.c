@@ -15,10 +15,16 @@
  *       they vanish with the sandbox, nothing to unmount (needs root)
  *   R tag
  *       the server has opened tag's pipe ends through /proc: close ours
+ *   M tag path bytes inodes
+ *       mount a tmpfs of that size and inode count on path (a workspace: nosuid, nodev, mode 0700;
+ *       needs root): a mount(2) here instead of a mount(8) process per workspace
+ *   U tag path
+ *       unmount path (lazily if it is still busy)
  * Answers are lines on stdout:
  *   S tag pid fd...      started; the server's ends are /proc/<this pid>/fd/<fd>, one per letter
  *   F tag errno          could not start
  *   X pid code signal    a child ended (code -1 when a signal ended it, signal 0 otherwise)
+ *   D tag errno          an M or U is done (errno 0: it worked)
  * End of stdin ends this process; its children run with --die-with-parent.
  */
 #define _GNU_SOURCE
@@ -181,6 +187,26 @@ static void start(char **f, size_t count) {
   answer("%s\n", line);
 }
 
+/* A workspace's own tmpfs (M), or its removal (U). Paths come from the server, never from a program. */
+static void mount_workspace(char **f, size_t count) {
+  if (count < 5) return;
+  char options[128];
+  int len = snprintf(options, sizeof options, "size=%llu,nr_inodes=%llu,mode=0700", strtoull(f[3], NULL, 10), strtoull(f[4], NULL, 10));
+  int err = len < 0 || (size_t)len >= sizeof options ? EINVAL : 0;
+  if (!err && mount("runtools", f[2], "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) err = errno;
+  answer("D %s %d\n", f[1], err);
+}
+
+static void unmount_workspace(char **f, size_t count) {
+  if (count < 3) return;
+  int err = 0;
+  if (umount2(f[2], UMOUNT_NOFOLLOW) != 0) {
+    err = errno;
+    if (err == EBUSY && umount2(f[2], MNT_DETACH | UMOUNT_NOFOLLOW) == 0) err = 0;
+  }
+  answer("D %s %d\n", f[1], err);
+}
+
 static void request(char *buf, size_t len) {
   if (len == 0 || buf[len - 1] != '\0') return;
   size_t count = 0;
@@ -191,6 +217,8 @@ static void request(char *buf, size_t len) {
   for (char *p = buf; p < buf + len; p += strlen(p) + 1) f[k++] = p;
   if (strcmp(f[0], "S") == 0) start(f, count);
   else if (strcmp(f[0], "R") == 0 && count >= 2) release(f[1]);
+  else if (strcmp(f[0], "M") == 0) mount_workspace(f, count);
+  else if (strcmp(f[0], "U") == 0) unmount_workspace(f, count);
   free(f);
 }
 
