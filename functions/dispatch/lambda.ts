@@ -10,9 +10,10 @@
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ExecuteResultSchema, RUNTIME_FACTS, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
+import { ExecuteResultSchema, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
 import { ExecutionObjects } from './execution-objects.js';
+import { worstCaseMs } from './policy.js';
 import { staticRuntimes } from './route.js';
 import { BackendError, QueueFullError, RuntimeUnavailableError, type DispatchOutcome, type Dispatcher, type ExecutionContext } from './types.js';
 
@@ -116,8 +117,7 @@ export class LambdaDispatcher implements Dispatcher {
 
   /** The window closed with the program still running: record the execution and answer 202. */
   private async accepted(id: string, request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
-    const compiled = RUNTIME_FACTS.find((f) => f.runtime === request.runtime)?.compiled ?? false;
-    const deadline = Date.now() + request.timeout + (compiled ? (this.options.compileAllowanceMs ?? 10_000) : 0) + DEADLINE_MARGIN_MS;
+    const deadline = Date.now() + worstCaseMs(request, this.options.compileAllowanceMs ?? 10_000) + DEADLINE_MARGIN_MS;
     await this.objects.putMeta(id, { tenant: ctx.tenant, backend: 'lambda', runtime: request.runtime, createdAt: new Date().toISOString(), deadline }, ctx.requestId);
     this.log({ level: 'info', msg: 'execution outlasted the window: answered 202', requestId: ctx.requestId, executionId: id, windowMs: this.options.windowMs });
     return { kind: 'accepted', id, status: 'running' };

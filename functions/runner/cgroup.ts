@@ -118,8 +118,8 @@ function procs(dir: string): number[] {
   }
 }
 
-/** A process's command name and kernel flags (PF_*), or null once it is gone. */
-export function processInfo(pid: number): { comm: string; flags: number } | null {
+/** A process's command name, kernel flags (PF_*) and start time (clock ticks after boot), or null once it is gone. */
+export function processInfo(pid: number): { comm: string; flags: number; startTime: number } | null {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -127,7 +127,9 @@ export function processInfo(pid: number): { comm: string; flags: number } | null
     return null;
   }
   const end = stat.lastIndexOf(')');
-  return { comm: stat.slice(stat.indexOf('(') + 1, end), flags: Number(stat.slice(end + 2).split(' ')[6]) };
+  // Fields after the command: state is field 3, flags 9, starttime 22.
+  const fields = stat.slice(end + 2).split(' ');
+  return { comm: stat.slice(stat.indexOf('(') + 1, end), flags: Number(fields[6]), startTime: Number(fields[19]) };
 }
 
 /** v1 lists a process for a moment after it is reaped: one without /proc entry is gone. */

@@ -63,6 +63,11 @@ export const DEFAULT_COMPILE_LIMITS: ResourceLimits = {
   fileSizeBytes: 512 * MiB,
 };
 
+/** A full work root is no room to run (503 capacity), not a failure of ours. */
+function fullAsCapacity(err: unknown): never {
+  throw isNoSpace(err) ? new CapacityError('the work root is full') : err;
+}
+
 /** The toolchain a runtime resolved to on this host. */
 interface Located {
   tool: Toolchain;
@@ -194,8 +199,12 @@ export class Runner {
   async capacity(request?: Pick<ValidExecuteRequest, 'code' | 'files' | 'stdin'>): Promise<string | null> {
     let fs;
     try {
-      await mkdir(this.workRoot, { recursive: true, mode: 0o700 });
-      fs = await statfs(this.workRoot);
+      // One thread-pool call per request; the directory is made only the first time.
+      fs = await statfs(this.workRoot).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        await mkdir(this.workRoot, { recursive: true, mode: 0o700 });
+        return statfs(this.workRoot);
+      });
     } catch (err) {
       return isNoSpace(err) ? 'the work root is full' : `the work root cannot be used (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
     }
@@ -238,13 +247,9 @@ export class Runner {
     // the request's environment does not change how it starts.
     const ahead = rt.startAhead && entry === rt.entrypoint && req.args.length === 0 && rt.startAhead.accepts(req.env) ? rt.id : undefined;
     const started = performance.now();
-    const ws = await this.sandbox.workspace(this.workRoot, ahead).catch((err: unknown) => {
-      throw isNoSpace(err) ? new CapacityError('the work root is full') : err;
-    });
+    const ws = await this.sandbox.workspace(this.workRoot, ahead).catch(fullAsCapacity);
     try {
-      await writeFiles(ws.dirs.work, files).catch((err: unknown) => {
-        throw isNoSpace(err) ? new CapacityError('the work root is full') : err;
-      });
+      await writeFiles(ws.dirs.work, files).catch(fullAsCapacity);
       const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
       const ctx: CommandContext = {
         workDir: view.workDir,

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { processInfo } from './cgroup.js';
+
+/** The process's start time after boot in clock ticks, or null once it is gone. */
+const startTime = (pid: number) => processInfo(pid)?.startTime ?? null;
 
 /**
  * Which process made a workspace or a cgroup: every name this process creates starts with its
@@ -9,18 +12,6 @@ import { readFileSync } from 'node:fs';
 export const INSTANCE_TAG = `i${process.pid}x${startTime(process.pid) ?? 0}x`;
 
 const TAG = /^i(\d+)x(\d+)x/;
-
-/** The process's start time after boot in clock ticks (/proc/<pid>/stat, field 22), or null once it is gone. */
-function startTime(pid: number): number | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[19]);
-}
 
 /**
  * Whether the instance that made `name` is still running: true or false for a tagged name, null

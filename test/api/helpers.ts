@@ -1,4 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Runner, createRunner } from '../../functions/runner/index.js';
 import type { LogFields, Logger } from '../../functions/api/log.js';
 import { startServer, type RunningServer } from '../../functions/api/server.js';
@@ -53,4 +57,66 @@ export function spawnerOf(pid: number): number | undefined {
     }
   }
   return undefined;
+}
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+const SERVER = path.join(ROOT, 'functions/api/server.ts');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  /** The server's own pid (inside `unshare`, the process unshare became). */
+  pid: number;
+  url: string;
+  stdout: { text: string };
+  stderr: { text: string };
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** A fresh data directory for one server (and its restarts). */
+export const dataDir = () => mkdtempSync(path.join(tmpdir(), 'runtools-data-'));
+
+/**
+ * Starts the real server process (what `npm start` runs) on a free port with `env` over a minimal
+ * environment and a fresh data directory; `wrap` runs it under another command (e.g.
+ * `unshare -m sh -c ...`, which must `exec "$@"`). Does not wait for it (see startServerProcess).
+ */
+export function spawnServerProcess(env: Record<string, string>, wrap: string[] = []): Omit<ServerProcess, 'url'> {
+  const argv = [...wrap, process.execPath, '--import', 'tsx', SERVER];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', RUNTOOLS_DATA_DIR: dataDir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout = { text: '' };
+  const stderr = { text: '' };
+  child.stdout!.on('data', (d: Buffer) => (stdout.text += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr.text += d.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    child,
+    pid: child.pid!,
+    stdout,
+    stderr,
+    exited,
+    kill: (signal = 'SIGKILL') => {
+      try {
+        child.kill(signal);
+      } catch {
+        /* gone */
+      }
+    },
+  };
+}
+
+/** spawnServerProcess, resolved once the server says it is listening (rejects if it exits first). */
+export async function startServerProcess(env: Record<string, string>, wrap: string[] = []): Promise<ServerProcess> {
+  const server = spawnServerProcess(env, wrap);
+  const deadline = Date.now() + 60_000;
+  while (!server.stdout.text.includes('"listening"')) {
+    const gone = await Promise.race([server.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 50))]);
+    if (gone || Date.now() > deadline) throw new Error(`the server did not start:\n${server.stdout.text}\n${server.stderr.text}`);
+  }
+  const line = JSON.parse(server.stdout.text.split('\n').find((l) => l.includes('"listening"'))!) as { url: string };
+  return { ...server, url: line.url };
 }

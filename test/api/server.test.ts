@@ -1,14 +1,7 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecuteResult, Execution } from '../../functions/contract.js';
 import { SHUTDOWN_MARGIN_MS, type RunningServer } from '../../functions/api/server.js';
-import { postJson, spawnerOf, startTestServer, until } from './helpers.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
+import { postJson, spawnerOf, spawnServerProcess, startServerProcess, startTestServer, until } from './helpers.js';
 
 describe('over HTTP', () => {
   let server: RunningServer;
@@ -120,47 +113,30 @@ describe('long executions (RUNTOOLS_SYNC_BUDGET_MS)', () => {
 });
 
 describe('the server process', () => {
-  const serverPath = path.join(ROOT, 'functions/api/server.ts');
-  const start = (env: Record<string, string>) =>
-    spawn(process.execPath, ['--import', 'tsx', serverPath], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', RUNTOOLS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'runtools-data-')), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  const collect = (stream: NodeJS.ReadableStream) => {
-    const box = { text: '' };
-    stream.on('data', (d: Buffer) => (box.text += d.toString()));
-    return box;
-  };
-
   it('stops with a message naming a bad variable', async () => {
-    const child = start({ RUNTOOLS_CONCURRENCY: 'lots' });
-    const err = collect(child.stderr);
-    const [code] = await once(child, 'exit');
+    const server = spawnServerProcess({ RUNTOOLS_CONCURRENCY: 'lots' });
+    const code = await server.exited;
     expect(code).not.toBe(0);
-    expect(err.text).toMatch(/RUNTOOLS_CONCURRENCY="lots"/);
+    expect(server.stderr.text).toMatch(/RUNTOOLS_CONCURRENCY="lots"/);
   });
 
   it('refuses a public address without keys', async () => {
-    const child = start({ HOST: '0.0.0.0' });
-    const err = collect(child.stderr);
-    const [code] = await once(child, 'exit');
+    const server = spawnServerProcess({ HOST: '0.0.0.0' });
+    const code = await server.exited;
     expect(code).not.toBe(0);
-    expect(err.text).toMatch(/without authentication.*RUNTOOLS_API_KEYS/);
+    expect(server.stderr.text).toMatch(/without authentication.*RUNTOOLS_API_KEYS/);
   });
 
   it('finishes in-flight executions on SIGTERM, then exits 0', async () => {
-    const child = start({});
-    const out = collect(child.stdout);
-    await until(() => out.text.includes('"listening"'), 30_000);
-    const url = (JSON.parse(out.text.split('\n').find((l) => l.includes('"listening"'))!) as { url: string }).url;
-    const inFlight = postJson(`${url}/v1/execute`, { runtime: 'python', code: 'import time; time.sleep(2); print("done")' });
+    const server = await startServerProcess({});
+    const out = server.stdout;
+    const inFlight = postJson(`${server.url}/v1/execute`, { runtime: 'python', code: 'import time; time.sleep(2); print("done")' });
     await new Promise((r) => setTimeout(r, 1000));
-    child.kill('SIGTERM');
+    server.kill('SIGTERM');
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect(((await res.json()) as ExecuteResult).stdout).toBe('done\n');
-    const [code] = await once(child, 'exit');
+    const code = await server.exited;
     expect(code).toBe(0);
     expect(out.text).toMatch(/"shutting down"/);
     const requestLine = out.text.split('\n').find((l) => l.includes('"/v1/execute"'));
@@ -169,29 +145,24 @@ describe('the server process', () => {
 
   it('exits within its grace period and margin on SIGTERM though an execution is wedged (its spawner stopped)', async () => {
     const graceMs = 1000;
-    const child = start({ HOST: '127.0.0.1', RUNTOOLS_POOL_SIZE: '0', RUNTOOLS_SHUTDOWN_GRACE_MS: String(graceMs) });
-    const exited = once(child, 'exit');
-    const out = collect(child.stdout);
-    const err = collect(child.stderr);
+    const server = await startServerProcess({ HOST: '127.0.0.1', RUNTOOLS_POOL_SIZE: '0', RUNTOOLS_SHUTDOWN_GRACE_MS: String(graceMs) });
     let spawner: number | undefined;
     try {
-      await until(() => out.text.includes('"listening"'), 30_000);
-      const url = (JSON.parse(out.text.split('\n').find((l) => l.includes('"listening"'))!) as { url: string }).url;
       // The spawner starts with the first sandbox; stopped, it answers no spawn request again.
-      const first = await postJson(`${url}/v1/execute`, { runtime: 'python', code: 'print("first")' });
+      const first = await postJson(`${server.url}/v1/execute`, { runtime: 'python', code: 'print("first")' });
       expect(first.status).toBe(200);
-      spawner = spawnerOf(child.pid!);
+      spawner = spawnerOf(server.pid);
       expect(spawner).toBeDefined();
       process.kill(spawner!, 'SIGSTOP');
-      const wedged = postJson(`${url}/v1/execute`, { runtime: 'python', code: 'print("never")' }).catch((e: unknown) => e);
+      const wedged = postJson(`${server.url}/v1/execute`, { runtime: 'python', code: 'print("never")' }).catch((e: unknown) => e);
       await new Promise((r) => setTimeout(r, 500));
       const stopping = Date.now();
-      child.kill('SIGTERM');
+      server.kill('SIGTERM');
       const limit = graceMs + SHUTDOWN_MARGIN_MS + 3000;
-      const outcome = await Promise.race([exited.then(([code]) => code as number | null), new Promise((r) => setTimeout(() => r('still running'), limit))]);
+      const outcome = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('still running'), limit))]);
       expect(outcome).toBe(1);
       expect(Date.now() - stopping).toBeGreaterThanOrEqual(graceMs + SHUTDOWN_MARGIN_MS - 100);
-      expect(err.text).toMatch(/"shutdown did not finish in time/);
+      expect(server.stderr.text).toMatch(/"shutdown did not finish in time/);
       await wedged;
     } finally {
       if (spawner) {
@@ -203,7 +174,7 @@ describe('the server process', () => {
           }
         }
       }
-      child.kill('SIGKILL');
+      server.kill('SIGKILL');
     }
   }, 45_000);
 });
