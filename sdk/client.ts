@@ -3,6 +3,7 @@ import {
   AbortError,
   APIError,
   ConnectionError,
+  NotFoundError,
   parseRetryAfter,
   RuntoolsError,
   TimeoutError,
@@ -43,6 +44,14 @@ const POLL_START_MS = 200;
 const POLL_MAX_MS = 2000;
 /** The API's default `timeout` (API.md). */
 export const DEFAULT_EXECUTION_TIMEOUT_MS = 30_000;
+/** The header that names an uploaded request body. */
+export const UPLOAD_HEADER = 'x-runtools-upload';
+/**
+ * A body whose JSON-escaped form is larger is uploaded (where the server offers uploads): Lambda
+ * takes 6 MiB per event, less what API Gateway puts around the body (headers twice, the request
+ * context).
+ */
+export const EVENT_BODY_BUDGET_BYTES = 6 * 1024 * 1024 - 64 * 1024;
 /** What a compile may add before the run phase: the server's default compile timeout. */
 export const COMPILE_ALLOWANCE_MS = 60_000;
 /** The default `timeoutMargin`. */
@@ -170,10 +179,52 @@ export class Runtools {
     const bound = executionBound(request, this.timeoutMargin);
     const answer: Bound = { ms: bound.totalMs, what: `no answer from ${this.baseUrl}`, limit: bound.label };
     return this.call(options, answer, async (call) => {
-      const reply = await this.request<ExecuteResult | { id: string }>(call, 'POST', '/v1/execute', request);
+      const reply = await this.postExecute(call, request);
       if (reply.status !== 202) return reply.body as ExecuteResult;
       return this.waitFor((reply.body as { id: string }).id, call, bound);
     });
+  }
+
+  /**
+   * POST /v1/execute. A body whose escaped form would not fit an AWS Lambda event (API Gateway
+   * passes the body inside one, and Lambda takes 6 MB) is uploaded first where the server offers
+   * uploads (`POST /v1/uploads`; the API on AWS) and named by `x-runtools-upload`; a server
+   * without them (404) gets the body directly.
+   */
+  private async postExecute(call: Call, request: ExecuteRequest): Promise<Answer<ExecuteResult | { id: string }>> {
+    const text = JSON.stringify(request);
+    if (utf8Length(JSON.stringify(text)) > EVENT_BODY_BUDGET_BYTES) {
+      const id = await this.upload(call, text);
+      if (id !== null) return this.request(call, 'POST', '/v1/execute', undefined, { [UPLOAD_HEADER]: id });
+    }
+    return this.request(call, 'POST', '/v1/execute', request);
+  }
+
+  /** Uploads a request body; null when the server has no uploads. */
+  private async upload(call: Call, text: string): Promise<string | null> {
+    let upload: { id: string; url: string; method: string; headers: Record<string, string> };
+    try {
+      upload = (await this.request<typeof upload>(call, 'POST', '/v1/uploads', { size: utf8Length(text) })).body;
+    } catch (error) {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    }
+    const headers = { ...upload.headers };
+    // fetch sets the length itself from the body, and refuses it as a header.
+    delete headers['content-length'];
+    let response: Response;
+    try {
+      response = await this.fetchImpl(upload.url, { method: upload.method, headers, body: text, signal: call.signal });
+    } catch (error) {
+      if (call.signal.aborted) throw call.failure();
+      throw new ConnectionError(`cannot upload the request body: ${describe(error)}`, { cause: error });
+    }
+    if (!response.ok) {
+      const detail = (await response.text().catch(() => '')).slice(0, 200);
+      throw new ConnectionError(`uploading the request body failed: HTTP ${response.status}${detail ? ` ${detail}` : ''}`);
+    }
+    await response.body?.cancel().catch(() => {});
+    return upload.id;
   }
 
   /** Every runtime the server knows, with its version and availability. */
@@ -257,8 +308,8 @@ export class Runtools {
     }
   }
 
-  private async request<T>(call: Call, method: string, path: string, body?: unknown): Promise<Answer<T>> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async request<T>(call: Call, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<Answer<T>> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.apiKey) headers['x-api-key'] = this.apiKey;
     // A GET runs nothing: each attempt gets the margin, and one that got no answer is retried. Any
@@ -315,6 +366,10 @@ export class Runtools {
       call.signal.removeEventListener('abort', forward);
     }
   }
+}
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
 }
 
 function executionPath(id: string): string {

@@ -13,7 +13,9 @@ import { registerExecute } from './routes/execute.js';
 import { registerExecutions } from './routes/executions.js';
 import { registerMeta } from './routes/meta.js';
 import { registerRuntimes } from './routes/runtimes.js';
+import { registerUploads, uploadedBody } from './routes/uploads.js';
 import { createRouter } from './routes/shared.js';
+import type { Uploads } from './uploads.js';
 
 export interface AppDeps {
   /** Where executions run (local, Lambda, Fargate). */
@@ -28,6 +30,8 @@ export interface AppDeps {
   requestId?: (c: Context<AppEnv>) => string;
   /** Version shown in the OpenAPI document. */
   version?: string;
+  /** Request bodies through S3 (`POST /v1/uploads`): the API on AWS, where an event holds less than a body. */
+  uploads?: Uploads;
 }
 
 /** Builds the runtools HTTP API around a dispatcher; hosts (Node server, Lambda) only wrap it. */
@@ -39,6 +43,10 @@ export function createApp(deps: AppDeps) {
   app.use('*', requestId(deps.requestId));
   app.use('*', accessLog(log));
   app.use('/v1/*', requireTenant(deps.authenticate));
+  if (deps.uploads) {
+    app.use('/v1/execute', uploadedBody(deps.uploads));
+    registerUploads(app, deps.uploads);
+  }
   app.use('/v1/execute', bodyLimit({ maxSize: limits.maxBodyBytes }));
   app.use('/v1/execute', rejectUnrepresentableKeys());
 

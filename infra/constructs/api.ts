@@ -114,10 +114,20 @@ export class RuntoolsApi extends Construct {
     }));
     const rate = props.stageRateLimit ?? 200;
     const accountRole = props.accountCloudWatchRole ?? true;
-    const integration = new apigw.LambdaIntegration(this.function, {
+    // Response transfer mode STREAM: API Gateway invokes the function with InvokeWithResponseStream
+    // (the integration URI becomes .../2021-11-15/functions/<arn>/response-streaming-invocations,
+    // LambdaIntegration in aws-cdk-lib), and the function streams (functions/api/lambda.ts). A
+    // buffered response is limited to 6 MB by Lambda and 10 MB by API Gateway, which a result of
+    // 1 MiB per stream can exceed once escaped; a streamed one to 200 MB
+    // (docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html). The
+    // permission API Gateway gets stays lambda:InvokeFunction, which InvokeWithResponseStream
+    // requires (docs.aws.amazon.com/lambda/latest/api/API_InvokeWithResponseStream.html).
+    const integrationOptions: apigw.LambdaIntegrationOptions = {
       proxy: true,
       timeout: Duration.seconds(props.integrationTimeoutSeconds ?? 29),
-    });
+      responseTransferMode: apigw.ResponseTransferMode.STREAM,
+    };
+    const integration = new apigw.LambdaIntegration(this.function, integrationOptions);
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: 'runtools',
       description: 'runtools: run code in isolated sandboxes',
@@ -159,6 +169,11 @@ export class RuntoolsApi extends Construct {
     this.api.root.addMethod('ANY');
     this.api.root.addProxy({ anyMethod: true });
     this.api.root.addResource('health').addMethod('GET', integration, { apiKeyRequired: false });
+    // POST /v1/execute has an integration of its own, so its transfer mode and timeout can change
+    // without touching the other routes; /v1/{proxy+} keeps every other /v1 route where it was.
+    const v1 = this.api.root.addResource('v1');
+    v1.addProxy({ anyMethod: true });
+    v1.addResource('execute').addMethod('POST', new apigw.LambdaIntegration(this.function, integrationOptions));
 
     const responses: Array<[string, apigw.ResponseType, string, string, string, Record<string, string>?]> = [
       ['InvalidKey', apigw.ResponseType.INVALID_API_KEY, '401', 'unauthorized', 'missing or invalid API key: send it in the x-api-key header'],

@@ -234,16 +234,85 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     expect(stored).toMatchObject({ status: 'completed', result: { stdout: '3500000\n' } });
   });
 
-  it('a result too big for the Lambda response comes back through S3', async () => {
-    // 1 MiB of control characters on each stream: about 12.6 MB of JSON.
-    const flood = await execute({
-      runtime: 'python',
-      code: 'import sys\nsys.stdout.write("\\x01" * 1048576)\nsys.stderr.write("\\x02" * 1048576)',
-    });
+  it('a result too big for a buffered Lambda response comes back whole: S3 from the runner, a streamed (and gzipped) response from the API', async () => {
+    // 1 MiB of control characters on each stream: about 12.6 MB of JSON, over Lambda's 6 MB and
+    // API Gateway's 10 MB for buffered responses.
+    const request = { runtime: 'python', code: 'import sys\nsys.stdout.write("\\x01" * 1048576)\nsys.stderr.write("\\x02" * 1048576)' };
+    const flood = await execute(request);
     expect(flood.status, JSON.stringify(flood.body).slice(0, 300)).toBe(200);
     expect(flood.body.stdout).toBe('\x01'.repeat(1048576));
     expect(flood.body.stderr).toBe('\x02'.repeat(1048576));
     expect(flood.body.truncated).toBe(false);
+    expect(flood.headers.get('content-encoding')).toBe('gzip');
+    // A client that accepts no compression gets the same JSON as it is.
+    const plain = await fetch(`${aws.apiUrl}/v1/execute`, {
+      method: 'POST',
+      headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json', 'accept-encoding': 'identity' },
+      body: JSON.stringify(request),
+    });
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    const text = await plain.text();
+    expect(text.length).toBeGreaterThan(12_000_000);
+    expect(JSON.parse(text).stdout).toBe('\x01'.repeat(1048576));
+  });
+
+  describe('a request body whose event would not fit Lambda (API Gateway escapes the body into it)', () => {
+    // A 3.5 MB body of quotes (each `\"` in the body's JSON): a 7 MB event.
+    const quotes = { runtime: 'python', code: `s = \'\'\'${'"'.repeat(1_750_000)}\'\'\'\nprint(len(s))` } as const;
+
+    it('sent as it is, API Gateway refuses it (413: Lambda takes 6 MB)', async () => {
+      const res = await fetch(`${aws.apiUrl}/v1/execute`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json' },
+        body: JSON.stringify(quotes),
+      });
+      expect(res.status).toBe(413);
+    });
+
+    it('the SDK uploads it (POST /v1/uploads, a presigned PUT) and runs it as usual', async () => {
+      const rt = new Runtools({ apiKey: 'key-alice', baseUrl: aws.apiUrl });
+      const result = await rt.execute(quotes);
+      expect(result).toMatchObject({ stdout: '1750000\n', exitCode: 0, status: 'ok' });
+    });
+
+    it('an upload is its key\'s, holds exactly the declared length, and is read once', async () => {
+      const body = JSON.stringify({ runtime: 'python', code: 'print(6 * 7)' });
+      const created = await call('POST', '/v1/uploads', { key: 'key-alice', body: { size: Buffer.byteLength(body) } });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), method: 'PUT', url: expect.any(String) });
+      const { id, url, headers } = created.body as { id: string; url: string; headers: Record<string, string> };
+      const put = (payload: string) => fetch(url, { method: 'PUT', headers: { 'content-type': headers['content-type']!, 'if-none-match': '*' }, body: payload });
+      // The length is signed: S3 refuses a PUT of another length (s3rver checks no V4 signature,
+      // so what is asserted here is what S3 checks).
+      expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')!.split(';')).toEqual(expect.arrayContaining(['content-length', 'content-type', 'if-none-match']));
+      expect(headers['content-length']).toBe(String(Buffer.byteLength(body)));
+      expect((await put(body)).ok).toBe(true);
+      const run = (key: string) =>
+        fetch(`${aws.apiUrl}/v1/execute`, { method: 'POST', headers: { 'x-api-key': key, 'x-runtools-upload': id } }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      const bob = await run('key-bob');
+      expect(bob.status).toBe(400);
+      expect(bob.body.error.message).toMatch(/no upload/);
+      const alice = await run('key-alice');
+      expect(alice.status, JSON.stringify(alice.body)).toBe(200);
+      expect(alice.body).toMatchObject({ stdout: '42\n', exitCode: 0 });
+      expect((await run('key-alice')).status).toBe(400);
+    });
+
+    it('bad uploads are 400 with the field', async () => {
+      const tooBig = await call('POST', '/v1/uploads', { key: 'key-alice', body: { size: 6 * 1024 * 1024 + 1 } });
+      expect(tooBig.status).toBe(400);
+      expect(tooBig.body.error.issues).toEqual([expect.objectContaining({ path: 'size' })]);
+      expect((await call('POST', '/v1/uploads', { key: 'key-alice', body: { size: 'big' } })).status).toBe(400);
+      const both = await fetch(`${aws.apiUrl}/v1/execute`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'key-alice', 'x-runtools-upload': 'AAAAAAAAAAAAAAAAAAAAAA', 'content-type': 'application/json' },
+        body: JSON.stringify({ runtime: 'python', code: 'print(1)' }),
+      });
+      expect(both.status).toBe(400);
+      const malformed = await fetch(`${aws.apiUrl}/v1/execute`, { method: 'POST', headers: { 'x-api-key': 'key-alice', 'x-runtools-upload': '../../x' } });
+      expect(malformed.status).toBe(400);
+    });
   });
 
   it('unknown execution ids are 404', async () => {

@@ -41,6 +41,24 @@ describe('the stack (network none, defaults)', () => {
     expect(seen.filter(([, , keyed]) => keyed).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('streams every Lambda integration (InvokeWithResponseStream), with POST /v1/execute on an integration of its own', () => {
+    const methods = ofType(template, 'AWS::ApiGateway::Method');
+    const resources = ofType(template, 'AWS::ApiGateway::Resource');
+    const integrations = Object.values(methods).map((m) => m.Properties!.Integration);
+    expect(integrations.length).toBeGreaterThanOrEqual(5);
+    for (const integration of integrations) {
+      expect(integration).toMatchObject({ Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM', TimeoutInMillis: 29_000 });
+      expect(JSON.stringify(integration.Uri)).toContain('/response-streaming-invocations');
+    }
+    const execute = Object.values(methods).find((m) => {
+      const ref = m.Properties!.ResourceId?.Ref;
+      return ref && resources[ref]!.Properties!.PathPart === 'execute' && m.Properties!.HttpMethod === 'POST';
+    });
+    expect(execute, 'POST /v1/execute').toBeDefined();
+    const parent = resources[execute!.Properties!.ResourceId.Ref]!.Properties!.ParentId.Ref;
+    expect(resources[parent]!.Properties!.PathPart).toBe('v1');
+  });
+
   it('answers a missing key with the API error body and 401', () => {
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'INVALID_API_KEY',
@@ -123,8 +141,12 @@ describe('the stack (network none, defaults)', () => {
     const roleId = api[1].Properties!.Role['Fn::GetAtt'][0] as string;
     const actions = statementsOfRole(template, roleId).flatMap((s) => asList(s.Action) as string[]);
     expect(new Set(actions)).toEqual(
-      new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 'lambda:InvokeFunction', 'ecs:RunTask', 'ecs:DescribeTasks', 'iam:PassRole', 's3:GetObject', 's3:PutObject', 'sts:AssumeRole']),
+      new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 'lambda:InvokeFunction', 'ecs:RunTask', 'ecs:DescribeTasks', 'iam:PassRole', 's3:GetObject', 's3:PutObject', 's3:DeleteObject', 'sts:AssumeRole']),
     );
+    // Deleting is for uploaded request bodies only, and nothing else under the bucket.
+    const deletes = statementsOfRole(template, roleId).filter((s) => asList(s.Action).includes('s3:DeleteObject'));
+    expect(deletes).toHaveLength(1);
+    expect(JSON.stringify(deletes[0].Resource)).toMatch(/\/uploads\/\*"/);
     const passRole = statementsOfRole(template, roleId).find((s) => asList(s.Action).includes('iam:PassRole'))!;
     expect(JSON.stringify(passRole.Resource)).toMatch(/ExecutionRole/);
     expect(JSON.stringify(passRole.Resource)).not.toMatch(/TaskRole/);

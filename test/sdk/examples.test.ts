@@ -176,4 +176,19 @@ describe('the rest of the SDK against a real server', () => {
     const anonymous = new Runtools({ apiKey: null, baseUrl: server.url, maxRetries: 0 });
     await expect(anonymous.runtimes()).rejects.toBeInstanceOf(AuthenticationError);
   });
+  it('sends a body that would need an upload on AWS directly to a server without uploads (404)', async () => {
+    const calls: string[] = [];
+    const counting = new Runtools({
+      apiKey: 'sdk-test-key',
+      baseUrl: server.url,
+      fetch: (input, init) => {
+        calls.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`);
+        return fetch(input, init);
+      },
+    });
+    // 3.5 MB of body (quotes escaped in the JSON), a 7 MB event escaped once more.
+    const result = await counting.execute({ runtime: 'python', code: `s = '''${'"'.repeat(1_750_000)}'''\nprint(len(s))` });
+    expect(result.stdout).toBe('1750000\n');
+    expect(calls).toEqual(['POST /v1/uploads', 'POST /v1/execute']);
+  });
 });

@@ -25,7 +25,8 @@ import { launcherPath } from '../../../functions/runner/sandbox/launcher.js';
 import { createLambdaHandler } from '../../../functions/api/lambda.js';
 import { silentLogger } from '../../../functions/api/app.js';
 import { EcsEmulator } from './ecs-emulator.js';
-import { LambdaEmulator, type EmulatedFunction } from './lambda-emulator.js';
+import { LambdaEmulator, MAX_REQUEST_BYTES, type EmulatedFunction } from './lambda-emulator.js';
+import { installStreamingRuntime, readStreamedResponse, ResponseStream } from './lambda-streaming.js';
 
 interface S3rverObject {
   bucket: string;
@@ -235,15 +236,33 @@ type ProxyHandler = ReturnType<typeof createLambdaHandler>;
 /** The stage the stack deploys (infra/constructs/api.ts). */
 const STAGE = '/api';
 
+/** API Gateway REST APIs take request bodies up to 10 MB (docs: "Amazon API Gateway quotas"). */
+export const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Largest streamed Lambda response (docs: "Response streaming for Lambda functions"). */
+export const MAX_STREAMED_RESPONSE_BYTES = 200 * 1024 * 1024;
+
 /**
  * API Gateway's part, as the stack configures it: every route but GET /health needs a known
  * `x-api-key` (else the 401 gateway response); the function gets a REST proxy event whose
- * `requestContext.identity.apiKeyId` is the key's id.
+ * `requestContext.identity.apiKeyId` is the key's id, through InvokeWithResponseStream (the
+ * integrations' response transfer mode is STREAM), so Lambda's 6 MB limit holds for the event
+ * and the response is read as a stream (prelude, delimiter, body).
  */
 export async function startApiGateway(handler: ProxyHandler): Promise<{ url: string; close(): Promise<void> }> {
+  installStreamingRuntime();
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size <= API_GATEWAY_MAX_BODY_BYTES) chunks.push(c as Buffer);
+    }
+    if (size > API_GATEWAY_MAX_BODY_BYTES) {
+      // The stack's REQUEST_TOO_LARGE gateway response.
+      res.writeHead(413, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'payload_too_large', message: 'the request body is too large' } }));
+      return;
+    }
     const full = new URL(req.url ?? '/', 'http://localhost');
     // The API lives under its stage, as `<api>.execute-api.<region>.amazonaws.com/api/...`.
     if (full.pathname !== STAGE && !full.pathname.startsWith(`${STAGE}/`)) {
@@ -290,16 +309,36 @@ export async function startApiGateway(handler: ProxyHandler): Promise<{ url: str
       body: body.length ? body : null,
       isBase64Encoded: false,
     };
-    try {
-      const out = (await handler(event as never)) as { statusCode: number; headers?: Record<string, string>; multiValueHeaders?: Record<string, string[]>; body: string; isBase64Encoded?: boolean };
-      const outHeaders: Record<string, string | string[]> = { ...out.headers };
-      for (const [k, v] of Object.entries(out.multiValueHeaders ?? {})) outHeaders[k] = v;
-      res.writeHead(out.statusCode, outHeaders);
-      res.end(out.isBase64Encoded ? Buffer.from(out.body, 'base64') : out.body);
-    } catch {
-      res.writeHead(502, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ message: 'Internal server error' }));
+    // The event is JSON with the body escaped inside: Lambda refuses it over 6 MB
+    // (RequestEntityTooLargeException, 413), and API Gateway answers the client 413.
+    const payload = Buffer.byteLength(JSON.stringify(event));
+    if (payload > MAX_REQUEST_BYTES) {
+      res.writeHead(413, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: `${payload} byte payload is too large for the RequestResponse invocation type (limit ${MAX_REQUEST_BYTES} bytes)` }));
+      return;
     }
+    const stream = new ResponseStream();
+    const done = handler(event as never, stream).then(
+      () => stream.end(),
+      (err: unknown) => stream.destroy(err as Error),
+    );
+    try {
+      const out = await readStreamedResponse(stream);
+      res.writeHead(out.statusCode, out.headers);
+      let sent = 0;
+      for await (const chunk of out.body) {
+        sent += chunk.length;
+        if (sent > MAX_STREAMED_RESPONSE_BYTES) throw new Error('the streamed response is over 200 MB');
+        if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+      }
+      res.end();
+    } catch {
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: 'Internal server error' }));
+      } else res.destroy();
+    }
+    await done;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
