@@ -19,6 +19,9 @@ import { round, throughput, time, type Timing } from './stats.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const COMPILED_RUNS = Number(process.env.BENCH_COMPILED_RUNS ?? 10);
 const OUT = path.join(import.meta.dirname, 'results/latest.json');
+/** Suites per test-suite row, and tests per suite (issue: "a Go program with 50 test cases"). */
+const SUITE_RUNS = Number(process.env.BENCH_SUITE_RUNS ?? 5);
+const SUITE_TESTS = 50;
 
 const compiled = (runtime: RuntimeId) => runtimeFacts(runtime).compiled;
 /** A comment line that makes a program new to every build cache without changing what it does. */
@@ -101,6 +104,30 @@ async function main() {
     latency.push({ name: 'python numpy example', floor: await time(() => host.run(), RUNS), runner: await time(() => direct(req), RUNS), http: await time(() => http(req), RUNS) });
   }
 
+  // Test suites: one request of 50 tests (one compile, a fresh sandbox per test, two at a time on
+  // two cores) against the floor: one compile, then 50 runs of the binary (or python3) two at a time.
+  const suites: Array<{ name: string; floor: Timing; http: Timing }> = [];
+  for (const runtime of (['go', 'python'] as const).filter((r) => available.includes(r))) {
+    const { entrypoint: entry } = runtimeFacts(runtime);
+    const code = runtime === 'go' ? 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("ok") }\n' : 'print("ok")\n';
+    const host = floor.prepare(runtime, (await runner.locate(runtime))!.tool, { [entry]: code }, entry);
+    const nonce = (i: number) => `${Date.now()}-${i}-${Math.random()}`;
+    const floorT = await time(async (i) => {
+      if (host.compile) {
+        host.write(entry, code + comment(runtime, nonce(i)));
+        await host.compile();
+      }
+      await lanes(2, SUITE_TESTS, () => host.run());
+    }, SUITE_RUNS);
+    const suite = async (i: number) => {
+      const req = { runtime, code: compiled(runtime) ? code + comment(runtime, nonce(i)) : code, timeout: 5_000, tests: Array.from({ length: SUITE_TESTS }, () => ({ expectedOutput: 'ok' })) };
+      const res = await fetch(`${server.url}/v1/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
+      const body = (await res.json()) as { summary?: { passed: number } };
+      if (res.status !== 200 || body.summary?.passed !== SUITE_TESTS) throw new Error(`suite: HTTP ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+    };
+    suites.push({ name: `${runtime}: ${SUITE_TESTS} test cases in one request`, floor: floorT, http: await time(suite, SUITE_RUNS) });
+  }
+
   const tput: Array<{ concurrency: number; raw: number; http: number; cpuMs: { raw: number; http: number; server: number } }> = [];
   const py = floor.prepare('python', (await runner.locate('python'))!.tool, { 'main.py': 'print("hello")\n' }, 'main.py');
   for (const c of [1, 2, 4, 8]) {
@@ -137,7 +164,8 @@ async function main() {
   };
   const ratio = (a: number, b: number) => round(a / b, 2);
   const rows = latency.map((l) => ({ ...l, runnerRatio: ratio(l.runner.p50, l.floor.p50), httpRatio: ratio(l.http.p50, l.floor.p50) }));
-  const report = { machine, runs: { interpreted: RUNS, compiled: COMPILED_RUNS }, latency: rows, throughput: tput.map((t) => ({ ...t, ratio: ratio(t.http, t.raw) })), serverRssMb: { idle: rssIdle, afterThroughput: rssAfter }, seccomp };
+  const suiteRows = suites.map((r) => ({ ...r, ratio: ratio(r.http.p50, r.floor.p50) }));
+  const report = { machine, runs: { interpreted: RUNS, compiled: COMPILED_RUNS, suites: SUITE_RUNS }, latency: rows, suites: suiteRows, throughput: tput.map((t) => ({ ...t, ratio: ratio(t.http, t.raw) })), serverRssMb: { idle: rssIdle, afterThroughput: rssAfter }, seccomp };
   writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
 
   const lines = [
@@ -146,6 +174,10 @@ async function main() {
     '| case | floor p50 / p95 (ms) | runner p50 / p95 (ms) | HTTP p50 / p95 (ms) | runner ÷ floor | HTTP ÷ floor |',
     '|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.name} | ${r.floor.p50} / ${r.floor.p95} | ${r.runner.p50} / ${r.runner.p95} | ${r.http.p50} / ${r.http.p95} | ${r.runnerRatio}× | ${r.httpRatio}× |`),
+    '',
+    `| test suite (${SUITE_RUNS} runs, server concurrency ${machine.cores}) | floor p50 / p95 (ms): 1 compile + ${SUITE_TESTS} direct runs, 2 at a time | HTTP p50 / p95 (ms) | HTTP ÷ floor |`,
+    '|---|---|---|---|',
+    ...suiteRows.map((r) => `| ${r.name} | ${r.floor.p50} / ${r.floor.p95} | ${r.http.p50} / ${r.http.p95} | ${r.ratio}× |`),
     '',
     '| concurrency | raw python spawns/s | HTTP executions/s | ratio | CPU ms per raw spawn | CPU ms per HTTP execution (server process) |',
     '|---|---|---|---|---|---|',
@@ -159,6 +191,19 @@ async function main() {
     `Figures: ${path.relative(process.cwd(), OUT)}`,
   ];
   console.log(lines.join('\n'));
+}
+
+/** Runs `task` `count` times, `width` at a time. */
+async function lanes(width: number, count: number, task: () => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) {
+        next++;
+        await task();
+      }
+    }),
+  );
 }
 
 /** CPU time the whole machine has spent busy (every core, every process and the kernel), ms. */

@@ -3,6 +3,7 @@ import { runtimeNames } from '../functions/runtimes.js';
 import { registerExec } from './commands/exec.js';
 import { registerRuntimes } from './commands/runtimes.js';
 import { registerServe } from './commands/serve.js';
+import { registerTest } from './commands/test.js';
 import { CliFailure, EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors.js';
 
 const VERSION = '0.1.0';
@@ -41,6 +42,7 @@ export function createProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(`runtools: ${text.replace(/^error: /, '')}`) })
     .showHelpAfterError('hint: runtools --help');
   registerExec(program, run);
+  registerTest(program, run);
   registerRuntimes(program, run);
   registerServe(program);
   return program;

@@ -40,6 +40,14 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Test cases in one request (API.md "Test cases"). */
+export const MAX_TESTS = 100;
+/** An `expectedOutput`, bytes: no program output is longer (the output cap). */
+export const MAX_EXPECTED_OUTPUT_BYTES = 1024 * 1024;
+/** A checker's run-phase timeout, ms. */
+export const CHECKER_TIMEOUT_MS = 10_000;
+/** A test's `name`, characters. */
+const MAX_TEST_NAME = 200;
 const MAX_PATH_LENGTH = 1024;
 const MAX_ARGS = 1024;
 /** Linux refuses to exec with one argument or `NAME=value` string longer than this (MAX_ARG_STRLEN: 32 pages, NUL included). */
@@ -90,30 +98,107 @@ const RuntimeName = z
   })
   .pipe(z.enum(RUNTIME_IDS));
 
+const ArgString = z
+  .string()
+  .refine((v) => !v.includes('\0'), { message: 'arguments cannot contain NUL' })
+  .refine((v) => Buffer.byteLength(v) <= MAX_ARG_BYTES, { message: `an argument is at most ${MAX_ARG_BYTES} bytes` });
+const Args = z.array(ArgString).max(MAX_ARGS);
+const Files = z.record(RelativePath, z.string()).meta({ description: 'Relative paths (subfolders allowed) to UTF-8 contents' });
+const Entrypoint = RelativePath.meta({ description: 'Entry file: a key of files, or the name code is written to' });
+
+const argvBytes = (args: readonly string[], env: Record<string, string>) =>
+  args.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0) + Object.entries(env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v) + 2, 0);
+
+/** A program's files (code and/or files, entrypoint): the issues of an unusable set, under `at`. */
+function checkProgram(
+  req: { runtime: RuntimeId; code?: string | undefined; files?: Record<string, string> | undefined; entrypoint?: string | undefined },
+  limits: Limits,
+  ctx: z.RefinementCtx,
+  at: (string | number)[] = [],
+): void {
+  const files = req.files ?? {};
+  const names = Object.keys(files);
+  if (req.code === undefined && req.files === undefined) {
+    ctx.addIssue({ code: 'custom', path: [...at, 'code'], message: 'provide code, files, or both' });
+    return;
+  }
+  if (names.length > limits.maxFiles) {
+    ctx.addIssue({ code: 'custom', path: [...at, 'files'], message: `at most ${limits.maxFiles} files are accepted (got ${names.length})` });
+    return;
+  }
+  const set = new Set(names);
+  for (const name of names) {
+    const segments = name.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const dir = segments.slice(0, i).join('/');
+      if (set.has(dir)) {
+        ctx.addIssue({ code: 'custom', path: [...at, 'files', name], message: `${JSON.stringify(dir)} is both a file and a folder` });
+      }
+    }
+  }
+  const resolved = resolveEntrypoint(req.runtime, req.code !== undefined, names, req.entrypoint);
+  if ('error' in resolved) ctx.addIssue({ code: 'custom', path: [...at, resolved.path], message: resolved.error });
+}
+
+/** How a test's output is judged (API.md "Test cases"). */
+export const CompareSchema = z
+  .union([
+    z.enum(['exact', 'lines', 'tokens']),
+    z.discriminatedUnion('mode', [
+      z
+        .object({
+          mode: z.literal('float'),
+          absTol: z.number().min(0).max(1e300).optional().meta({ description: 'Absolute tolerance (default 1e-6)' }),
+          relTol: z.number().min(0).max(1e300).optional().meta({ description: 'Relative tolerance (default 1e-6)' }),
+        })
+        .strict(),
+      z
+        .object({
+          mode: z.literal('checker'),
+          runtime: RuntimeName,
+          code: z.string().optional(),
+          files: Files.optional(),
+          entrypoint: Entrypoint.optional(),
+        })
+        .strict()
+        .meta({ description: 'A checker program: gets input, expected and output as files and arguments; exit 0 accepts, 1 rejects' }),
+    ]),
+  ])
+  .meta({ id: 'Compare', description: "How outputs are compared; default 'lines'" });
+export type Compare = z.output<typeof CompareSchema>;
+
 /** Builds the ExecuteRequest schema for the given limits (the server's maxima are configurable). */
 export function executeRequestSchema(limits: Limits = DEFAULT_LIMITS) {
+  const Stdin = z.string().refine((s) => Buffer.byteLength(s) <= limits.maxStdinBytes, {
+    message: `stdin is larger than ${limits.maxStdinBytes} bytes`,
+  });
+  const Timeout = z
+    .number()
+    .int()
+    .min(1)
+    .max(limits.maxTimeoutMs, { message: `timeout must be at most ${limits.maxTimeoutMs} ms (the server maximum)` });
+  const TestCase = z
+    .object({
+      name: z.string().min(1).max(MAX_TEST_NAME).optional().meta({ description: 'Shown in the result; default "test N"' }),
+      stdin: Stdin.optional().meta({ description: "Default: the request's stdin" }),
+      args: Args.optional().meta({ description: "Default: the request's args" }),
+      expectedOutput: z
+        .string()
+        .refine((s) => Buffer.byteLength(s) <= MAX_EXPECTED_OUTPUT_BYTES, { message: `expectedOutput is larger than ${MAX_EXPECTED_OUTPUT_BYTES} bytes` })
+        .optional()
+        .meta({ description: 'Compared with stdout by `compare`; without it (and no checker) a test passes when its status is ok' }),
+      timeout: Timeout.optional().meta({ description: "Default: the request's timeout" }),
+    })
+    .strict()
+    .meta({ id: 'TestCase' });
   return z
     .object({
       runtime: RuntimeName,
       code: z.string().optional().meta({ description: 'Source of the entry file' }),
-      files: z
-        .record(RelativePath, z.string())
-        .optional()
-        .meta({ description: 'Relative paths (subfolders allowed) to UTF-8 contents' }),
-      entrypoint: RelativePath.optional().meta({ description: 'Entry file: a key of files, or the name code is written to' }),
-      stdin: z
-        .string()
-        .refine((s) => Buffer.byteLength(s) <= limits.maxStdinBytes, {
-          message: `stdin is larger than ${limits.maxStdinBytes} bytes`,
-        })
-        .default(''),
-      timeout: z
-        .number()
-        .int()
-        .min(1)
-        .max(limits.maxTimeoutMs, { message: `timeout must be at most ${limits.maxTimeoutMs} ms (the server maximum)` })
-        .default(limits.defaultTimeoutMs)
-        .meta({ description: 'Run-phase timeout in ms' }),
+      files: Files.optional(),
+      entrypoint: Entrypoint.optional(),
+      stdin: Stdin.default(''),
+      timeout: Timeout.default(limits.defaultTimeoutMs).meta({ description: 'Run-phase timeout in ms' }),
       env: z
         .record(
           z.string().regex(ENV_NAME, { message: 'environment variable names must match ^[A-Za-z_][A-Za-z0-9_]*$' }),
@@ -123,15 +208,7 @@ export function executeRequestSchema(limits: Limits = DEFAULT_LIMITS) {
             .refine((v) => Buffer.byteLength(v) <= MAX_ARG_BYTES, { message: `an environment value is at most ${MAX_ARG_BYTES} bytes` }),
         )
         .default({}),
-      args: z
-        .array(
-          z
-            .string()
-            .refine((v) => !v.includes('\0'), { message: 'arguments cannot contain NUL' })
-            .refine((v) => Buffer.byteLength(v) <= MAX_ARG_BYTES, { message: `an argument is at most ${MAX_ARG_BYTES} bytes` }),
-        )
-        .max(MAX_ARGS)
-        .default([]),
+      args: Args.default([]),
       memoryLimitMb: z
         .number()
         .int()
@@ -139,37 +216,34 @@ export function executeRequestSchema(limits: Limits = DEFAULT_LIMITS) {
         .max(limits.maxMemoryMb, { message: `memoryLimitMb must be at most ${limits.maxMemoryMb} (the server maximum)` })
         .optional()
         .meta({ description: 'Lowers the run phase memory cap, MiB' }),
+      tests: z
+        .array(TestCase)
+        .min(1)
+        .max(MAX_TESTS, { message: `at most ${MAX_TESTS} tests are accepted` })
+        .optional()
+        .meta({ description: 'Test cases: the program is compiled once and each test runs in a fresh sandbox; top-level stdin, args and timeout are their defaults' }),
+      compare: CompareSchema.optional(),
+      stopOnFailure: z.boolean().optional().meta({ description: 'Tests not started after the first failure are skipped' }),
     })
     .strict()
     .superRefine((req, ctx) => {
-      const argvBytes =
-        req.args.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0) +
-        Object.entries(req.env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v) + 2, 0);
-      if (argvBytes > MAX_ARGV_ENV_BYTES) {
-        ctx.addIssue({ code: 'custom', path: ['args'], message: `args and env together are ${argvBytes} bytes; at most ${MAX_ARGV_ENV_BYTES} are accepted` });
-      }
-      const files = req.files ?? {};
-      const names = Object.keys(files);
-      if (req.code === undefined && req.files === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['code'], message: 'provide code, files, or both' });
-        return;
-      }
-      if (names.length > limits.maxFiles) {
-        ctx.addIssue({ code: 'custom', path: ['files'], message: `at most ${limits.maxFiles} files are accepted (got ${names.length})` });
-        return;
-      }
-      const set = new Set(names);
-      for (const name of names) {
-        const segments = name.split('/');
-        for (let i = 1; i < segments.length; i++) {
-          const dir = segments.slice(0, i).join('/');
-          if (set.has(dir)) {
-            ctx.addIssue({ code: 'custom', path: ['files', name], message: `${JSON.stringify(dir)} is both a file and a folder` });
-          }
+      for (const [i, args] of [req.args, ...(req.tests ?? []).map((t) => t.args ?? req.args)].entries()) {
+        const bytes = argvBytes(args, req.env);
+        if (bytes > MAX_ARGV_ENV_BYTES) {
+          ctx.addIssue({
+            code: 'custom',
+            path: i === 0 ? ['args'] : ['tests', i - 1, 'args'],
+            message: `args and env together are ${bytes} bytes; at most ${MAX_ARGV_ENV_BYTES} are accepted`,
+          });
+          break;
         }
       }
-      const resolved = resolveEntrypoint(req.runtime, req.code !== undefined, names, req.entrypoint);
-      if ('error' in resolved) ctx.addIssue({ code: 'custom', path: [resolved.path], message: resolved.error });
+      if (!req.tests) {
+        if (req.compare !== undefined) ctx.addIssue({ code: 'custom', path: ['compare'], message: 'compare applies to tests; send tests too' });
+        if (req.stopOnFailure !== undefined) ctx.addIssue({ code: 'custom', path: ['stopOnFailure'], message: 'stopOnFailure applies to tests; send tests too' });
+      }
+      if (typeof req.compare === 'object' && req.compare.mode === 'checker') checkProgram(req.compare, limits, ctx, ['compare']);
+      checkProgram(req, limits, ctx);
     });
 }
 
@@ -231,17 +305,61 @@ export const CompileResultSchema = z
   .meta({ id: 'CompileResult' });
 export type CompileResult = z.infer<typeof CompileResultSchema>;
 
+const RunStatusSchema = z
+  .enum([...PhaseStatusSchema.options, 'compile_error'])
+  .meta({ description: 'Why it ended; compile_error when the compile failed or timed out (compile.status says which)' });
+
+export const VERDICTS = [
+  'passed',
+  'wrong_answer',
+  'timeout',
+  'memory_limit',
+  'output_limit',
+  'runtime_error',
+  'checker_error',
+  'internal_error',
+  'skipped',
+] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+export const TestResultSchema = z
+  .object({
+    name: z.string(),
+    verdict: z.enum(VERDICTS),
+    message: z.string().optional().meta({ description: "The checker's stdout (≤ 1 KiB), or why the test was skipped or failed on our side" }),
+    ...PhaseResultShape,
+    signal: z.string().nullable(),
+    status: RunStatusSchema,
+    truncated: z.boolean(),
+    diff: z
+      .object({ line: z.number().int(), expected: z.string(), actual: z.string() })
+      .optional()
+      .meta({ description: 'First differing line (1-based), each side ≤ 200 characters' }),
+  })
+  .meta({ id: 'TestResult' });
+export type TestResult = z.infer<typeof TestResultSchema>;
+
+export const SuiteSummarySchema = z
+  .object({
+    passed: z.number().int(),
+    total: z.number().int(),
+    maxExecutionTime: z.number().int(),
+    maxMemoryPeak: z.number().int(),
+  })
+  .meta({ id: 'SuiteSummary' });
+export type SuiteSummary = z.infer<typeof SuiteSummarySchema>;
+
 export const ExecuteResultSchema = z
   .object({
     ...PhaseResultShape,
-    status: z
-      .enum([...PhaseStatusSchema.options, 'compile_error'])
-      .meta({ description: 'Why it ended; compile_error when the compile failed or timed out (compile.status says which)' }),
+    status: RunStatusSchema,
     signal: z.string().nullable().meta({ description: 'Signal that ended the program, e.g. SIGKILL' }),
     truncated: z.boolean().meta({ description: 'stdout or stderr hit the output cap' }),
     compile: CompileResultSchema.optional(),
     runtime: z.enum(RUNTIME_IDS),
     version: z.string(),
+    tests: z.array(TestResultSchema).optional().meta({ description: 'With `tests`: each test in request order' }),
+    summary: SuiteSummarySchema.optional(),
   })
   .meta({ id: 'ExecuteResult' });
 export type ExecuteResult = z.infer<typeof ExecuteResultSchema>;

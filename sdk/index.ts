@@ -16,6 +16,7 @@ export {
 } from './errors.js';
 export type {
   CompileResult,
+  Compare,
   ErrorBody,
   ExecuteRequest,
   ExecuteResult,
@@ -23,4 +24,9 @@ export type {
   ExecutionStatus,
   RuntimeId,
   RuntimeInfo,
+  SuiteSummary,
+  TestResult,
+  Verdict,
 } from '../functions/contract.js';
+// Types only: testsFromDirectory itself reads files (Node only) and is imported from './node.js'.
+export type { TestCase, TestsFromDirectoryOptions } from './node.js';

@@ -22,11 +22,21 @@ type ZodLikeIssue = {
   code?: string;
   keys?: readonly string[];
   issues?: readonly { message: string }[];
+  /** invalid_union: each alternative's issues. */
+  errors?: readonly (readonly ZodLikeIssue[])[];
 };
+
+const depth = (issues: readonly ZodLikeIssue[]) => Math.max(0, ...issues.map((i) => i.path.length));
 
 /** Flattens zod issues into `{path, message}` pairs; unknown fields get one issue each. */
 export function toIssues(issues: readonly ZodLikeIssue[]): Issue[] {
-  return issues.flatMap((issue) => {
+  return issues.flatMap((issue): Issue[] => {
+    if (issue.code === 'invalid_union' && issue.errors?.length) {
+      // The alternative the value got furthest into (e.g. a checker object with a bad runtime)
+      // says more than "invalid input" for the whole field.
+      const best = [...issue.errors].filter((e) => e.length > 0).sort((a, b) => depth(b) - depth(a))[0];
+      if (best && depth(best) > 0) return toIssues(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })));
+    }
     const base = issue.path.map(String);
     if (issue.code === 'unrecognized_keys' && issue.keys) {
       return issue.keys.map((key) => ({ path: [...base, key].join('.'), message: `unknown field ${JSON.stringify(key)}` }));

@@ -68,7 +68,7 @@ export class LocalDispatcher implements Dispatcher {
   private readonly runner: LocalDispatcherOptions['runner'];
   private readonly concurrency: number;
   private readonly queueSize: number;
-  private readonly budget: { syncBudgetMs: number | null; compileAllowanceMs: number };
+  private readonly budget: { syncBudgetMs: number | null; compileAllowanceMs: number; parallel: number };
   private readonly ttlMs: number;
   private readonly maxStored: number;
   private readonly graceMs: number;
@@ -87,7 +87,7 @@ export class LocalDispatcher implements Dispatcher {
     this.store = options.store ?? new ExecutionStore(null);
     this.concurrency = Math.max(1, options.concurrency ?? cpus().length);
     this.queueSize = Math.max(0, options.queueSize ?? 100);
-    this.budget = { syncBudgetMs: options.syncBudgetMs ?? null, compileAllowanceMs: options.compileAllowanceMs ?? 10_000 };
+    this.budget = { syncBudgetMs: options.syncBudgetMs ?? null, compileAllowanceMs: options.compileAllowanceMs ?? 10_000, parallel: this.concurrency };
     this.ttlMs = options.resultTtlMs ?? 600_000;
     this.maxStored = Math.max(1, options.maxStoredResults ?? 10_000);
     this.graceMs = options.shutdownGraceMs ?? 30_000;
@@ -242,7 +242,7 @@ export class LocalDispatcher implements Dispatcher {
     const started = performance.now();
     const signal = job.signal ? AbortSignal.any([job.signal, this.shutdown.signal]) : this.shutdown.signal;
     this.runner
-      .execute(job.request, { signal })
+      .execute(job.request, { signal, parallel: this.concurrency, extraSlot: () => this.extraSlot() })
       .then(job.resolve, job.reject)
       .finally(() => {
         this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - started);
@@ -250,6 +250,24 @@ export class LocalDispatcher implements Dispatcher {
         const next = this.queue.shift();
         if (next) this.start(next);
       });
+  }
+
+  /**
+   * A slot for one more test of a running suite, when one is free and nothing waits for it (a
+   * suite never takes a slot from a queued request); null otherwise. Giving it back starts the
+   * next queued execution, as the end of an execution does.
+   */
+  private extraSlot(): (() => void) | null {
+    if (this.closing || this.queue.length > 0 || this.running >= this.concurrency) return null;
+    this.running++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.running--;
+      const next = this.queue.shift();
+      if (next) this.start(next);
+    };
   }
 
   private track(promise: Promise<unknown>): void {

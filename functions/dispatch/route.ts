@@ -15,7 +15,7 @@ import { FargateDispatcher } from './fargate.js';
 import { LambdaDispatcher } from './lambda.js';
 import { ResultWriter } from './result-writer.js';
 import { exceedsSyncBudget } from './policy.js';
-import type { DispatchOutcome, Dispatcher, ExecutionContext } from './types.js';
+import { UnsupportedRequestError, type DispatchOutcome, type Dispatcher, type ExecutionContext } from './types.js';
 
 export interface RoutePolicy {
   /** How long the API waits for a Lambda execution before answering 202, ms. @default 25000 */
@@ -55,6 +55,17 @@ export class RoutingDispatcher implements Dispatcher {
   ) {}
 
   execute(request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
+    // One invocation (or task) runs a whole suite, in the image of the program's runtime, which
+    // holds that toolchain only: a checker runs there too.
+    const compare = request.compare;
+    if (typeof compare === 'object' && compare.mode === 'checker' && compare.runtime !== request.runtime) {
+      return Promise.reject(
+        new UnsupportedRequestError(
+          `on this deployment a checker runs in the program's runtime (${request.runtime}), not ${compare.runtime}: write the checker in ${request.runtime}`,
+          'compare.runtime',
+        ),
+      );
+    }
     return this.backends[routeFor(request, this.policy)].execute(request, ctx);
   }
 

@@ -41,5 +41,13 @@ export class BackendError extends Error {
   }
 }
 
+/** A valid request this deployment cannot run as asked (→ 400 invalid_request naming the field). */
+export class UnsupportedRequestError extends Error {
+  constructor(message: string, readonly path: string) {
+    super(message);
+    this.name = 'UnsupportedRequestError';
+  }
+}
+
 export { RuntimeUnavailableError } from '../contract.js';
 export { CapacityError } from '../errors.js';

@@ -3,6 +3,7 @@ import { mkdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
+  CHECKER_TIMEOUT_MS,
   RUNTIME_FACTS,
   RuntimeUnavailableError,
   resolveEntrypoint,
@@ -11,9 +12,10 @@ import {
   type RuntimeInfo,
   type ValidExecuteRequest,
 } from '../contract.js';
+import { runSuite, type SuiteProgram, type TestRun } from './grading/suite.js';
 import { CompileCache, MAX_TREE_ENTRIES } from './compile-cache.js';
 import { CapacityError, ExecutionInterruptedError, isNoSpace, SandboxFault } from '../errors.js';
-import { checkBeneath, checkTreeBeneath, relativeBeneath, UnsafeFileError } from './hostile-fs.js';
+import { checkBeneath, checkTreeBeneath, copyOutOf, copyTreeOutOf, relativeBeneath, UnsafeFileError } from './hostile-fs.js';
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { findToolchain, getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
@@ -66,6 +68,33 @@ export const DEFAULT_COMPILE_LIMITS: ResourceLimits = {
 /** A full work root is no room to run (503 capacity), not a failure of ours. */
 function fullAsCapacity(err: unknown): never {
   throw isNoSpace(err) ? new CapacityError('the work root is full') : err;
+}
+
+/** How a request runs beside others: its share of the server, for test suites. */
+export interface ExecuteOptions {
+  signal?: AbortSignal;
+  /** Tests of a suite run at once, at most. @default 1 */
+  parallel?: number;
+  /**
+   * Takes one more of the server's execution slots for a suite's test when one is free right now
+   * (never from a waiting request), or null; the function returned gives it back. Without it a
+   * suite runs up to `parallel` tests at once.
+   */
+  extraSlot?: () => (() => void) | null;
+}
+
+/** A program with its build made once, for the tests of a suite: each run gets a fresh workspace with the build copied in. */
+interface Prepared {
+  rt: RuntimeDefinition;
+  found: Located;
+  files: Record<string, string>;
+  entry: string;
+  compile?: CompileResult;
+  /** The build failed: how. */
+  failed?: { signal: string | null; truncated: boolean };
+  /** Where the build is: the compile's workspace, kept until dispose(), and the binary in its out dir. */
+  build?: { ws: Workspace; binary: string; directory: boolean };
+  dispose(): void;
 }
 
 /** The toolchain a runtime resolved to on this host. */
@@ -228,7 +257,8 @@ export class Runner {
   }
 
   /** Runs one validated request; a failing program is a normal result, not an exception. */
-  async execute(req: ValidExecuteRequest, options: { signal?: AbortSignal } = {}): Promise<ExecuteResult> {
+  async execute(req: ValidExecuteRequest, options: ExecuteOptions = {}): Promise<ExecuteResult> {
+    if (req.tests) return this.executeSuite(req, options);
     const rt = getRuntime(req.runtime);
     const found = await this.locate(rt.id);
     if (!found) throw new RuntimeUnavailableError(rt.id);
@@ -309,6 +339,152 @@ export class Runner {
         runtime: rt.id,
         version: found.version,
       };
+    } finally {
+      this.release(ws);
+    }
+  }
+
+
+  /**
+   * A request with `tests` (API.md "Test cases"): the program (and a checker) built once, each test
+   * run in a fresh sandbox of its own, judged, in request order.
+   */
+  private async executeSuite(req: ValidExecuteRequest, options: ExecuteOptions): Promise<ExecuteResult> {
+    const started = performance.now();
+    const program = await this.prepare(req, options.signal);
+    let checker: Prepared | null = null;
+    try {
+      const compare = req.compare ?? 'lines';
+      if (typeof compare === 'object' && compare.mode === 'checker' && !program.failed) {
+        checker = await this.prepare({ ...compare, env: {} }, options.signal);
+      }
+      const suiteProgram: SuiteProgram = {
+        runtime: program.rt.id,
+        version: program.found.version,
+        ...(program.compile ? { compile: program.compile } : {}),
+        ...(program.failed ? { failed: program.failed } : {}),
+      };
+      const limits = this.limitsFor(req);
+      return await runSuite(req, suiteProgram, {
+        started,
+        parallel: Math.max(1, options.parallel ?? 1),
+        extraSlot: options.extraSlot,
+        signal: options.signal,
+        run: (test: TestRun) => this.runPrepared(program, { ...test, env: req.env, limits }, options.signal),
+        ...(checker
+          ? {
+              checker: {
+                failed: checker.failed ? `the checker did not compile:\n${(checker.compile?.stderr || checker.compile?.stdout || '').slice(0, 2000)}` : null,
+                run: (files: Record<string, string>) =>
+                  this.runPrepared(checker!, {
+                    stdin: '',
+                    args: Object.keys(files),
+                    timeout: CHECKER_TIMEOUT_MS,
+                    env: {},
+                    limits: this.runLimits,
+                    extraFiles: files,
+                  }, options.signal),
+              },
+            }
+          : {}),
+      });
+    } finally {
+      program.dispose();
+      checker?.dispose();
+    }
+  }
+
+  /**
+   * Makes a program ready for several runs: its files and entry, and for a compiled runtime its
+   * build, compiled once in a workspace kept until dispose() (nothing runs there after the compile).
+   */
+  private async prepare(
+    req: Pick<ValidExecuteRequest, 'runtime' | 'code' | 'files' | 'entrypoint' | 'env'>,
+    signal?: AbortSignal,
+  ): Promise<Prepared> {
+    const rt = getRuntime(req.runtime);
+    const found = await this.locate(rt.id);
+    if (!found) throw new RuntimeUnavailableError(rt.id);
+    const files: Record<string, string> = { ...req.files };
+    const resolved = resolveEntrypoint(rt.id, req.code !== undefined, Object.keys(files), req.entrypoint);
+    if ('error' in resolved) throw new Error(resolved.error);
+    const entry = resolved.entry;
+    if (req.code !== undefined) files[entry] = req.code;
+    const names = Object.keys(files);
+    for (const [name, content] of Object.entries(rt.scaffold?.({ entry, files: names, sources: files }) ?? {})) {
+      if (!names.some((f) => f.startsWith(`${name}/`))) files[name] ??= content;
+    }
+    const base = { rt, found, files, entry };
+    if (!rt.compile) return { ...base, dispose: () => {} };
+    const ws = await this.sandbox.workspace(this.workRoot).catch(fullAsCapacity);
+    let kept = false;
+    try {
+      await writeFiles(ws.dirs.work, files).catch(fullAsCapacity);
+      const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
+      const ctx: CommandContext = {
+        workDir: view.workDir,
+        outDir: view.outDir,
+        tmpDir: view.tmpDir,
+        entry,
+        files: Object.keys(files),
+        args: [],
+        tool: view.tool,
+        sources: files,
+        memoryBytes: this.compileLimits.memoryBytes,
+      };
+      const outcome = await this.compile(rt, ws, ctx, found, signal);
+      if (outcome.failed) return { ...base, compile: outcome.compile, failed: { signal: outcome.signal, truncated: outcome.truncated }, dispose: () => {} };
+      const binary = path.posix.relative(view.outDir, outcome.binary!);
+      const directory = (await stat(path.join(ws.dirs.out, binary)).catch(() => null))?.isDirectory() ?? false;
+      kept = true;
+      return { ...base, compile: outcome.compile, build: { ws, binary, directory }, dispose: () => this.release(ws) };
+    } finally {
+      if (!kept) this.release(ws);
+    }
+  }
+
+  /** One run of a prepared program in a fresh workspace: its files, its build copied in, `extraFiles` beside them. */
+  private async runPrepared(
+    program: Prepared,
+    run: { stdin: string; args: string[]; timeout: number; env: Record<string, string>; limits: ResourceLimits; extraFiles?: Record<string, string> },
+    signal?: AbortSignal,
+  ): Promise<ProcessOutcome> {
+    const { rt, found, entry } = program;
+    const files = { ...program.files, ...run.extraFiles };
+    const ahead = !rt.compile && rt.startAhead && entry === rt.entrypoint && run.args.length === 0 && !run.extraFiles && rt.startAhead.accepts(run.env) ? rt.id : undefined;
+    const ws = await this.sandbox.workspace(this.workRoot, ahead).catch(fullAsCapacity);
+    try {
+      await writeFiles(ws.dirs.work, files).catch(fullAsCapacity);
+      const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
+      let binary: string | undefined;
+      if (program.build) {
+        // The compile's out dir was the build's to write: copied without following links, bounded.
+        const { ws: from, binary: rel, directory } = program.build;
+        const dest = path.join(ws.dirs.out, rel);
+        await mkdir(path.dirname(dest), { recursive: true });
+        if (directory) await copyTreeOutOf(from.dirs.out, rel, dest, { maxEntries: MAX_TREE_ENTRIES, maxBytes: this.compileLimits.fileSizeBytes });
+        else await copyOutOf(from.dirs.out, rel, dest, this.compileLimits.fileSizeBytes);
+        binary = path.posix.join(view.outDir, rel);
+      }
+      const ctx: CommandContext = {
+        workDir: view.workDir,
+        outDir: view.outDir,
+        tmpDir: view.tmpDir,
+        entry,
+        files: Object.keys(files),
+        args: run.args,
+        tool: view.tool,
+        sources: files,
+        memoryBytes: run.limits.memoryBytes,
+      };
+      const cmd = rt.run({ ...ctx, binary });
+      return await this.phase(rt, ws, found, ctx, cmd, run.env, {
+        writableOut: false,
+        stdin: run.stdin,
+        timeoutMs: run.timeout,
+        limits: run.limits,
+        signal,
+      });
     } finally {
       this.release(ws);
     }

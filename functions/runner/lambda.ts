@@ -110,7 +110,10 @@ export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
     const engine = await getRunner();
     await reset();
     try {
-      return await engine.execute(parsed.data.request, { signal });
+      // A suite's tests run one after another: after each run the sandbox kills every process but
+      // the runner's (sweepAll: a program here shares the runner's user and can leave its group,
+      // session and marker), which would kill a test running beside it.
+      return await engine.execute(parsed.data.request, { signal, parallel: 1 });
     } catch (err) {
       if (err instanceof RuntimeUnavailableError) throw new RunnerError(err.message, 'RuntimeUnavailableError');
       throw err;

@@ -315,6 +315,39 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     });
   });
 
+  it('a test suite runs in one runner invocation: compiled once, every test judged, as locally', async () => {
+    const goInvocations = () => aws.lambda.invocations.filter((i) => i.fn === 'runtools-go').length;
+    const before = goInvocations();
+    const res = await execute({
+      runtime: 'go',
+      code: 'package main\nimport "fmt"\nfunc main() { var a, b int; fmt.Scan(&a, &b); fmt.Println(a * b) }\n',
+      timeout: 2_000,
+      tests: [
+        { stdin: '2 3', expectedOutput: '6' },
+        { stdin: '4 5', expectedOutput: '21' },
+        { stdin: '7 6', expectedOutput: '42' },
+      ],
+      compare: 'tokens',
+    });
+    expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(200);
+    expect(res.body.tests.map((t: { verdict: string }) => t.verdict), JSON.stringify(res.body.tests[0])).toEqual(['passed', 'wrong_answer', 'passed']);
+    expect(res.body).toMatchObject({ exitCode: 1, compile: { status: 'ok' }, summary: { passed: 2, total: 3 } });
+    expect(goInvocations() - before).toBe(1);
+    // A checker in the program's runtime runs in the same invocation; another runtime's is a 400.
+    const checked = await execute({
+      runtime: 'python',
+      code: 'print(int(input()) + 1)',
+      tests: [{ stdin: '1' }, { stdin: '5' }],
+      timeout: 2_000,
+      compare: { mode: 'checker', runtime: 'python', code: 'import sys\nn, o = (open(f).read() for f in sys.argv[1::2])\nsys.exit(0 if int(o) == int(n) + 1 and int(n) < 5 else 1)' },
+    });
+    expect(checked.status).toBe(200);
+    expect(checked.body.tests.map((t: { verdict: string }) => t.verdict)).toEqual(['passed', 'wrong_answer']);
+    const other = await execute({ runtime: 'python', code: 'print(1)', tests: [{}], compare: { mode: 'checker', runtime: 'node', code: 'process.exit(0)' } });
+    expect(other.status).toBe(400);
+    expect(other.body.error.issues).toEqual([expect.objectContaining({ path: 'compare.runtime' })]);
+  });
+
   it('unknown execution ids are 404', async () => {
     expect((await call('GET', '/v1/executions/AAAAAAAAAAAAAAAAAAAAAA', { key: 'key-alice' })).status).toBe(404);
     expect((await call('GET', '/v1/executions/..%2F..%2Fetc', { key: 'key-alice' })).status).toBe(404);

@@ -195,6 +195,16 @@ describe('a build script replaces the binary cargo built', () => {
   });
 });
 
+describe('a test suite whose build script replaces the binary (the build is copied into each test\'s sandbox)', () => {
+  it.each([
+    ['a symlink to a host file', () => `symlink(${JSON.stringify(secretFile)}, &bin).unwrap()`, 'a symbolic link'],
+    ['a FIFO', () => 'std::process::Command::new("/usr/bin/mkfifo").arg(&bin).status().unwrap()', 'a FIFO'],
+  ])('with %s: a compile error, every test skipped, nothing read or blocked on', async (_what, plant, refusal) => {
+    const r = await expectRefusedBuild({ ...swappingBuild(plant()), tests: [{ stdin: '1' }, { stdin: '2' }] }, refusal);
+    expect(r.tests!.map((x) => x.verdict)).toEqual(['skipped', 'skipped']);
+  });
+});
+
 describe("cargo's stdout is not trusted", () => {
   it('a binary a build script names on cargo’s stdout outside the out dir is no binary', async () => {
     const tag = newTag();

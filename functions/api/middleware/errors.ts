@@ -1,6 +1,6 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { BackendError, CapacityError, QueueFullError, RuntimeUnavailableError } from '../../dispatch/types.js';
+import { BackendError, CapacityError, QueueFullError, RuntimeUnavailableError, UnsupportedRequestError } from '../../dispatch/types.js';
 import { ExecutionInterruptedError, SandboxFault } from '../../errors.js';
 import type { AppEnv } from '../env.js';
 import { errorResponse } from '../errors.js';
@@ -22,6 +22,7 @@ export function errorHandler(log: Logger, maxBodyBytes: number): ErrorHandler<Ap
       return errorResponse(c, 429, 'rate_limited', `${err.message} (in about ${err.retryAfterSeconds} s)`);
     }
     if (err instanceof RuntimeUnavailableError) return errorResponse(c, 503, 'runtime_unavailable', err.message);
+    if (err instanceof UnsupportedRequestError) return errorResponse(c, 400, 'invalid_request', err.message, [{ path: err.path, message: err.message }]);
     if (err instanceof CapacityError) {
       c.header('Retry-After', String(err.retryAfterSeconds));
       return errorResponse(c, 503, 'capacity', `no room to run: ${err.message}; retry in about ${err.retryAfterSeconds} s`);

@@ -1,0 +1,244 @@
+/**
+ * Test suites (API.md "Test cases"): runs each test of a request through the runner's `run`
+ * (a fresh sandbox per test, the build made once), as many at once as the request's share of
+ * the server allows, judges each one (status first, then the comparison or the checker) and
+ * assembles the result in request order.
+ */
+import type { CompileResult, ExecuteResult, RuntimeId, SuiteSummary, TestResult, ValidExecuteRequest, Verdict } from '../../contract.js';
+import { ExecutionInterruptedError } from '../../errors.js';
+import type { ProcessOutcome } from '../supervise.js';
+import { compareOutputs, type CompareMode } from './compare.js';
+
+/** One test's run: what the program gets. */
+export interface TestRun {
+  stdin: string;
+  args: string[];
+  timeout: number;
+}
+
+/** The program of a suite, after its (single) compile. */
+export interface SuiteProgram {
+  runtime: RuntimeId;
+  version: string;
+  compile?: CompileResult;
+  /** The compile failed: every test is skipped. */
+  failed?: { signal: string | null; truncated: boolean };
+}
+
+export interface SuiteOptions {
+  /** performance.now() when the request started. */
+  started: number;
+  parallel: number;
+  extraSlot?: () => (() => void) | null;
+  signal?: AbortSignal;
+  run(test: TestRun): Promise<ProcessOutcome>;
+  checker?: {
+    /** Why the checker cannot run (its compile failed), or null. */
+    failed: string | null;
+    /** Runs the checker once with these files beside it (and their names as its arguments). */
+    run(files: Record<string, string>): Promise<ProcessOutcome>;
+  };
+}
+
+/**
+ * What a test's stdout and stderr keep in the response, bytes each: a suite of 100 tests would
+ * otherwise answer up to 200 MiB. Comparison and checkers see the whole output (up to the cap).
+ */
+export const SUITE_OUTPUT_BYTES = 64 * 1024;
+/** A checker's message, bytes. */
+export const CHECKER_MESSAGE_BYTES = 1024;
+
+const VERDICT_OF_STATUS: Record<Exclude<ProcessOutcome['status'], 'ok'>, Verdict> = {
+  runtime_error: 'runtime_error',
+  timeout: 'timeout',
+  memory_limit: 'memory_limit',
+  output_limit: 'output_limit',
+};
+
+/** `text` cut to at most `bytes` of UTF-8, never inside a code point. */
+export function cutUtf8(text: string, bytes: number): { text: string; cut: boolean } {
+  if (text.length <= bytes / 3 || Buffer.byteLength(text) <= bytes) return { text, cut: false };
+  const buf = Buffer.from(text, 'utf8');
+  let end = bytes;
+  // Back up over continuation bytes (10xxxxxx) to the start of the code point that does not fit.
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
+  return { text: buf.subarray(0, end).toString('utf8'), cut: true };
+}
+
+function notRun(name: string, verdict: 'skipped' | 'internal_error', status: TestResult['status'], message: string): TestResult {
+  return {
+    name,
+    verdict,
+    message,
+    stdout: '',
+    stderr: '',
+    exitCode: -1,
+    signal: null,
+    status,
+    executionTime: 0,
+    cpuTime: 0,
+    memoryPeak: 0,
+    timedOut: false,
+    truncated: false,
+  };
+}
+
+function fromOutcome(name: string, o: ProcessOutcome): TestResult {
+  const stdout = cutUtf8(o.stdout, SUITE_OUTPUT_BYTES);
+  const stderr = cutUtf8(o.stderr, SUITE_OUTPUT_BYTES);
+  return {
+    name,
+    verdict: 'passed',
+    stdout: stdout.text,
+    stderr: stderr.text,
+    exitCode: o.exitCode,
+    signal: o.signal,
+    status: o.status,
+    executionTime: o.durationMs,
+    cpuTime: o.cpuTimeMs,
+    memoryPeak: o.memoryPeakBytes,
+    timedOut: o.timedOut,
+    truncated: o.truncated || stdout.cut || stderr.cut,
+  };
+}
+
+/** Judges one finished run: its status first, then the checker or the comparison. */
+async function judge(
+  test: NonNullable<ValidExecuteRequest['tests']>[number],
+  stdin: string,
+  o: ProcessOutcome,
+  result: TestResult,
+  compare: CompareMode | 'checker',
+  checker: SuiteOptions['checker'],
+): Promise<void> {
+  if (o.status !== 'ok') {
+    result.verdict = VERDICT_OF_STATUS[o.status];
+    return;
+  }
+  if (compare === 'checker') {
+    if (!checker || checker.failed) {
+      result.verdict = 'checker_error';
+      result.message = checker?.failed ?? 'no checker';
+      return;
+    }
+    let c: ProcessOutcome;
+    try {
+      c = await checker.run({ input: stdin, expected: test.expectedOutput ?? '', output: o.stdout });
+    } catch (err) {
+      if (err instanceof ExecutionInterruptedError) throw err;
+      result.verdict = 'checker_error';
+      result.message = `the checker could not run: ${(err as Error).message}`;
+      return;
+    }
+    const message = cutUtf8(c.stdout, CHECKER_MESSAGE_BYTES).text;
+    if (message) result.message = message;
+    if (c.status === 'ok') result.verdict = 'passed';
+    else if (c.status === 'runtime_error' && c.signal === null && c.exitCode === 1) result.verdict = 'wrong_answer';
+    else {
+      result.verdict = 'checker_error';
+      const why = c.status === 'runtime_error' ? (c.signal ? `was killed by ${c.signal}` : `exited with ${c.exitCode}`) : `ended with ${c.status}`;
+      const detail = cutUtf8(c.stderr, CHECKER_MESSAGE_BYTES).text.trim();
+      result.message = `the checker ${why} (exit 0 accepts, 1 rejects)${detail ? `: ${detail}` : ''}${message ? `\n${message}` : ''}`;
+    }
+    return;
+  }
+  if (test.expectedOutput === undefined) return;
+  const comparison = compareOutputs(test.expectedOutput, o.stdout, compare);
+  if (!comparison.equal) {
+    result.verdict = 'wrong_answer';
+    result.diff = comparison.diff;
+  }
+}
+
+/** Runs `req.tests` and answers the suite's result (API.md "Test cases", "Response"). */
+export async function runSuite(req: ValidExecuteRequest, program: SuiteProgram, options: SuiteOptions): Promise<ExecuteResult> {
+  const tests = req.tests ?? [];
+  const names = tests.map((t, i) => t.name ?? `test ${i + 1}`);
+  const results: TestResult[] = new Array(tests.length);
+  const mode = req.compare ?? 'lines';
+  const compare: CompareMode | 'checker' = typeof mode === 'object' && mode.mode === 'checker' ? 'checker' : (mode as CompareMode);
+
+  if (program.failed) {
+    for (let i = 0; i < tests.length; i++) results[i] = notRun(names[i]!, 'skipped', 'compile_error', 'the program did not compile');
+  } else {
+    let next = 0;
+    let stop = false;
+    let lanes = 0;
+    const runOne = async (i: number) => {
+      const test = tests[i]!;
+      const stdin = test.stdin ?? req.stdin;
+      let outcome: ProcessOutcome;
+      try {
+        outcome = await options.run({ stdin, args: test.args ?? req.args, timeout: test.timeout ?? req.timeout });
+      } catch (err) {
+        if (err instanceof ExecutionInterruptedError || options.signal?.aborted) throw err;
+        results[i] = notRun(names[i]!, 'internal_error', 'ok', `the test failed on the server: ${(err as Error).message}`);
+        if (req.stopOnFailure) stop = true;
+        return;
+      }
+      const result = fromOutcome(names[i]!, outcome);
+      await judge(test, stdin, outcome, result, compare, options.checker);
+      results[i] = result;
+      if (result.verdict !== 'passed' && req.stopOnFailure) stop = true;
+    };
+    // Lanes take the next test until none is left; the first runs on the request's own slot, more
+    // start whenever the server has a slot free (and the request's share allows).
+    let failure: unknown = null;
+    const extra: Promise<void>[] = [];
+    const widen = () => {
+      while (lanes < options.parallel && next < tests.length && !stop) {
+        const release = options.extraSlot ? options.extraSlot() : () => {};
+        if (!release) return;
+        extra.push(lane(release));
+      }
+    };
+    const lane = async (release?: () => void): Promise<void> => {
+      lanes++;
+      try {
+        while (next < tests.length && !stop) {
+          const i = next++;
+          widen();
+          await runOne(i);
+        }
+      } catch (err) {
+        failure ??= err;
+        stop = true;
+      } finally {
+        lanes--;
+        release?.();
+      }
+    };
+    await lane();
+    for (let k = 0; k < extra.length; k++) await extra[k];
+    if (failure) throw failure;
+    for (let i = 0; i < tests.length; i++) {
+      results[i] ??= notRun(names[i]!, 'skipped', 'ok', 'not run: an earlier test failed (stopOnFailure)');
+    }
+  }
+
+  const passed = results.filter((r) => r.verdict === 'passed').length;
+  const summary: SuiteSummary = {
+    passed,
+    total: results.length,
+    maxExecutionTime: Math.max(0, ...results.map((r) => r.executionTime)),
+    maxMemoryPeak: Math.max(0, ...results.map((r) => r.memoryPeak)),
+  };
+  const compile = program.compile;
+  return {
+    stdout: compile?.stdout ?? '',
+    stderr: compile?.stderr ?? '',
+    exitCode: program.failed ? (compile && compile.exitCode !== 0 ? compile.exitCode : 1) : passed === results.length ? 0 : 1,
+    executionTime: Math.round(performance.now() - options.started),
+    timedOut: results.some((r) => r.timedOut),
+    signal: null,
+    truncated: results.some((r) => r.truncated) || (program.failed?.truncated ?? false),
+    status: program.failed ? 'compile_error' : 'ok',
+    cpuTime: results.reduce((n, r) => n + r.cpuTime, 0),
+    memoryPeak: summary.maxMemoryPeak,
+    ...(compile ? { compile } : {}),
+    runtime: program.runtime,
+    version: program.version,
+    tests: results,
+    summary,
+  };
+}

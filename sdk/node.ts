@@ -1,0 +1,113 @@
+/**
+ * Test cases from a folder (Node only): `<name>.in` is a test's stdin, `<name>.out` (or `<name>.ans`)
+ * its expected output. The result is the `tests` of an ExecuteRequest.
+ */
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { ExecuteRequest } from '../functions/contract.js';
+
+/** One test case of an ExecuteRequest. */
+export type TestCase = NonNullable<ExecuteRequest['tests']>[number];
+
+export interface TestsFromDirectoryOptions {
+  /** @default '.in' */
+  inputExt?: string;
+  /** @default '.out' (then '.ans' for a test without a '.out') */
+  outputExt?: string;
+}
+
+/** Tests in one request (the API's maximum). */
+export const MAX_DIRECTORY_TESTS = 100;
+/** One input or output file, bytes (the API's bound on an expected output). */
+export const MAX_CASE_FILE_BYTES = 1024 * 1024;
+
+const DEFAULT_INPUT_EXT = '.in';
+const DEFAULT_OUTPUT_EXT = '.out';
+/** Read as an output when the default output extension is in use and a test has no `.out`. */
+const FALLBACK_OUTPUT_EXT = '.ans';
+
+const dotted = (ext: string) => (ext.startsWith('.') ? ext : `.${ext}`);
+
+/**
+ * Reads the test cases in `dir`: pairs `<name>.in` / `<name>.out`, sorted by name with numbers in
+ * numeric order (1, 2, 10). An input without an output is a test without `expectedOutput`; an output
+ * without an input gets an empty stdin. Only regular files count (links and anything else are
+ * skipped, never followed or opened). Throws when there are more than 100 tests, or a file is
+ * larger than 1 MiB or not UTF-8 text.
+ */
+export async function testsFromDirectory(dir: string, options: TestsFromDirectoryOptions = {}): Promise<TestCase[]> {
+  const inputExt = dotted(options.inputExt ?? DEFAULT_INPUT_EXT);
+  const outputExts = options.outputExt === undefined ? [DEFAULT_OUTPUT_EXT, FALLBACK_OUTPUT_EXT] : [dotted(options.outputExt)];
+  if (outputExts.includes(inputExt)) throw new Error(`the input and output extensions must differ (both are ${JSON.stringify(inputExt)})`);
+
+  const cases = new Map<string, { input?: string; output?: string; outputRank?: number }>();
+  for (const entry of (await readdir(dir)).sort()) {
+    const kind = classify(entry, inputExt, outputExts);
+    if (!kind) continue;
+    const full = path.join(dir, entry);
+    if (!isRegular(await lstat(full))) continue;
+    const found = cases.get(kind.name) ?? {};
+    if (kind.rank === -1) found.input = full;
+    else if (found.outputRank === undefined || kind.rank < found.outputRank) {
+      found.output = full;
+      found.outputRank = kind.rank;
+    }
+    cases.set(kind.name, found);
+  }
+  if (cases.size > MAX_DIRECTORY_TESTS) {
+    throw new Error(`${dir} holds ${cases.size} test cases; at most ${MAX_DIRECTORY_TESTS} are accepted in one request`);
+  }
+
+  const names = [...cases.keys()].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const tests: TestCase[] = [];
+  for (const name of names) {
+    const { input, output } = cases.get(name)!;
+    const stdin = input === undefined ? '' : await readCaseFile(input);
+    tests.push(output === undefined ? { name, stdin } : { name, stdin, expectedOutput: await readCaseFile(output) });
+  }
+  return tests;
+}
+
+/** The test a file name belongs to, and its role: rank -1 for an input, else the output extension's rank. */
+function classify(entry: string, inputExt: string, outputExts: string[]): { name: string; rank: number } | null {
+  const candidates: Array<[string, number]> = [[inputExt, -1], ...outputExts.map((ext, i): [string, number] => [ext, i])];
+  for (const [ext, rank] of candidates) {
+    if (entry.length > ext.length && entry.endsWith(ext)) return { name: entry.slice(0, -ext.length), rank };
+  }
+  return null;
+}
+
+function isRegular(stats: Stats): boolean {
+  return stats.isFile() && !stats.isSymbolicLink();
+}
+
+/**
+ * A case file as UTF-8 text, at most MAX_CASE_FILE_BYTES. Opened without following links and
+ * without blocking (a FIFO put in a file's place after the lstat must not hang the read), then
+ * checked again through the open handle.
+ */
+async function readCaseFile(file: string): Promise<string> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new Error(`${file} is not a regular file`);
+    if (stats.size > MAX_CASE_FILE_BYTES) throw new Error(`${file} is larger than ${MAX_CASE_FILE_BYTES} bytes (1 MiB), the limit for a test file`);
+    // Read at most one byte past the bound: a file that grew after the stat is refused too.
+    const buffer = Buffer.alloc(MAX_CASE_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_CASE_FILE_BYTES) throw new Error(`${file} is larger than ${MAX_CASE_FILE_BYTES} bytes (1 MiB), the limit for a test file`);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(0, length));
+    } catch {
+      throw new Error(`${file} is not UTF-8 text`);
+    }
+  } finally {
+    await handle.close();
+  }
+}
