@@ -14,7 +14,8 @@ import { runtimeFacts } from '../functions/runtimes.js';
 import { createRunner } from '../functions/runner/index.js';
 import { Floor } from './floor.js';
 import { filterCost } from './seccomp.js';
-import { round, throughput, time, type Timing } from './stats.js';
+import { readEvents } from '../sdk/sse.js';
+import { measure, round, throughput, time, type Timing } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const COMPILED_RUNS = Number(process.env.BENCH_COMPILED_RUNS ?? 10);
@@ -128,6 +129,27 @@ async function main() {
     suites.push({ name: `${runtime}: ${SUITE_TESTS} test cases in one request`, floor: floorT, http: await time(suite, SUITE_RUNS) });
   }
 
+  // Live output: a program that prints, then works for a second. Time to the first streamed
+  // stdout event (Accept: text/event-stream) against the plain JSON call's total time.
+  const PRINT_THEN_SLEEP = 'import time\nprint("first", flush=True)\ntime.sleep(1)\nprint("done")\n';
+  const firstByte = await measure(async () => {
+    const started = performance.now();
+    const res = await fetch(`${server.url}/v1/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ runtime: 'python', code: PRINT_THEN_SLEEP }),
+    });
+    let first = 0;
+    for await (const e of readEvents(res.body!)) {
+      if (e.event === 'stdout' && !first) first = performance.now() - started;
+      if (e.event === 'result') break;
+    }
+    if (!first) throw new Error('no stdout event');
+    return first;
+  }, Math.min(RUNS, 10));
+  const plainTotal = await time(() => http({ runtime: 'python', code: PRINT_THEN_SLEEP }), Math.min(RUNS, 10));
+  const liveRow = { firstStdoutEvent: firstByte, plainCall: plainTotal };
+
   const tput: Array<{ concurrency: number; raw: number; http: number; cpuMs: { raw: number; http: number; server: number } }> = [];
   const py = floor.prepare('python', (await runner.locate('python'))!.tool, { 'main.py': 'print("hello")\n' }, 'main.py');
   for (const c of [1, 2, 4, 8]) {
@@ -165,7 +187,7 @@ async function main() {
   const ratio = (a: number, b: number) => round(a / b, 2);
   const rows = latency.map((l) => ({ ...l, runnerRatio: ratio(l.runner.p50, l.floor.p50), httpRatio: ratio(l.http.p50, l.floor.p50) }));
   const suiteRows = suites.map((r) => ({ ...r, ratio: ratio(r.http.p50, r.floor.p50) }));
-  const report = { machine, runs: { interpreted: RUNS, compiled: COMPILED_RUNS, suites: SUITE_RUNS }, latency: rows, suites: suiteRows, throughput: tput.map((t) => ({ ...t, ratio: ratio(t.http, t.raw) })), serverRssMb: { idle: rssIdle, afterThroughput: rssAfter }, seccomp };
+  const report = { machine, runs: { interpreted: RUNS, compiled: COMPILED_RUNS, suites: SUITE_RUNS }, latency: rows, suites: suiteRows, liveOutput: liveRow, throughput: tput.map((t) => ({ ...t, ratio: ratio(t.http, t.raw) })), serverRssMb: { idle: rssIdle, afterThroughput: rssAfter }, seccomp };
   writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
 
   const lines = [
@@ -178,6 +200,11 @@ async function main() {
     `| test suite (${SUITE_RUNS} runs, server concurrency ${machine.cores}) | floor p50 / p95 (ms): 1 compile + ${SUITE_TESTS} direct runs, 2 at a time | HTTP p50 / p95 (ms) | HTTP ÷ floor |`,
     '|---|---|---|---|',
     ...suiteRows.map((r) => `| ${r.name} | ${r.floor.p50} / ${r.floor.p95} | ${r.http.p50} / ${r.http.p95} | ${r.ratio}× |`),
+    '',
+    '| live output: python prints, then sleeps 1 s | p50 / p95 (ms) |',
+    '|---|---|',
+    `| request → first streamed stdout event | ${liveRow.firstStdoutEvent.p50} / ${liveRow.firstStdoutEvent.p95} |`,
+    `| the plain JSON call, total | ${liveRow.plainCall.p50} / ${liveRow.plainCall.p95} |`,
     '',
     '| concurrency | raw python spawns/s | HTTP executions/s | ratio | CPU ms per raw spawn | CPU ms per HTTP execution (server process) |',
     '|---|---|---|---|---|---|',

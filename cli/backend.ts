@@ -1,5 +1,6 @@
+import { StringDecoder } from 'node:string_decoder';
 import { executeRequestSchema, type ExecuteRequest, type ExecuteResult, type RuntimeInfo } from '../functions/contract.js';
-import { ConfigError, limitsOf, loadConfig } from '../functions/api/config.js';
+import { ConfigError, limitsOf, loadConfig, outputBoundsOf } from '../functions/api/config.js';
 import { createRunner, RuntimeUnavailableError } from '../functions/runner/index.js';
 import { executionBound, seconds } from '../sdk/client.js';
 import { APIError, InvalidRequestError, Runtools, RuntoolsError } from '../sdk/index.js';
@@ -8,10 +9,16 @@ import { CliFailure, UsageError } from './errors.js';
 /** Where the CLI runs code: a runtools API, or this machine's runner. */
 export interface Backend {
   readonly kind: 'remote' | 'local';
-  execute(request: ExecuteRequest, signal: AbortSignal): Promise<ExecuteResult>;
+  /** With `live`, output goes to it as the program writes it (the result still carries all of it). */
+  execute(request: ExecuteRequest, signal: AbortSignal, live?: LiveOutput): Promise<ExecuteResult>;
   runtimes(): Promise<RuntimeInfo[]>;
   /** The status line shown on a terminal while the answer is awaited (no request: `runtimes`); null for none. */
   waiting(request?: ExecuteRequest): string | null;
+}
+
+/** Receives output as it is written, as text cut between UTF-8 code points. */
+export interface LiveOutput {
+  onOutput(stream: 'stdout' | 'stderr', text: string): void;
 }
 
 /** The API at RUNTOOLS_API_URL unless `local` is set or the variable is absent; then this machine. */
@@ -40,7 +47,13 @@ function remoteBackend(baseUrl: string, apiKey: string | null, timeoutMargin: nu
   };
   return {
     kind: 'remote',
-    execute: (request, signal) => client.execute(request, { signal }).catch(translate),
+    execute: (request, signal, live) =>
+      client
+        .execute(request, {
+          signal,
+          ...(live ? { onStdout: (text: string) => live.onOutput('stdout', text), onStderr: (text: string) => live.onOutput('stderr', text) } : {}),
+        })
+        .catch(translate),
     runtimes: () => client.runtimes().catch(translate),
     waiting: (request) =>
       `waiting for ${client.baseUrl} (${request ? executionBound(request, client.timeoutMargin).label : `limit ${seconds(client.timeoutMargin)}`})…`,
@@ -61,20 +74,31 @@ function localBackend(env: Record<string, string | undefined>): Backend {
     outputLimitBytes: config.outputLimitBytes,
     compileTimeoutMs: config.compileTimeoutMs,
     limits: { memoryBytes: config.memoryMb * 1024 * 1024, pids: config.pidsMax },
+    outputBounds: outputBoundsOf(config),
   }).catch((error: unknown) => {
     throw new CliFailure(error instanceof Error ? error.message : String(error));
   });
   const schema = executeRequestSchema(limitsOf(config));
   return {
     kind: 'local',
-    async execute(request, signal) {
+    async execute(request, signal, live) {
       const parsed = schema.safeParse(request);
       if (!parsed.success) {
         const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
         throw new UsageError(describeInvalid('invalid request', issues));
       }
       try {
-        return await (await runner).execute(parsed.data, { signal });
+        const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+        const onOutput = live && ((stream: 'stdout' | 'stderr', chunk: Buffer) => {
+          const text = decoders[stream].write(chunk);
+          if (text) live.onOutput(stream, text);
+        });
+        const result = await (await runner).execute(parsed.data, { signal, ...(onOutput ? { onOutput } : {}) });
+        if (live) for (const stream of ['stdout', 'stderr'] as const) {
+          const rest = decoders[stream].end();
+          if (rest) live.onOutput(stream, rest);
+        }
+        return result;
       } catch (error) {
         if (error instanceof RuntimeUnavailableError) throw new CliFailure(error.message);
         throw error;

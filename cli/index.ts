@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { runtimeNames } from '../functions/runtimes.js';
 import { registerExec } from './commands/exec.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerRuntimes } from './commands/runtimes.js';
 import { registerServe } from './commands/serve.js';
 import { registerTest } from './commands/test.js';
@@ -45,6 +46,7 @@ export function createProgram(): Command {
   registerTest(program, run);
   registerRuntimes(program, run);
   registerServe(program);
+  registerMcp(program, run);
   return program;
 }
 

@@ -49,6 +49,19 @@ export const CHECKER_TIMEOUT_MS = 10_000;
 /** A test's `name`, characters. */
 const MAX_TEST_NAME = 200;
 const MAX_PATH_LENGTH = 1024;
+/** Patterns in one request's `outputs` (API.md "Files out"). */
+export const MAX_OUTPUT_PATTERNS = 32;
+/** One `outputs` pattern, characters. */
+export const MAX_OUTPUT_PATTERN_LENGTH = 256;
+/** How much of the work directory `outputs` bring back by default (RUNTOOLS_MAX_OUTPUT_FILES, _FILE_BYTES, _TOTAL_BYTES). */
+export const DEFAULT_OUTPUT_LIMITS = {
+  /** Files listed, at most. */
+  maxFiles: 100,
+  /** Bytes of one file with content. */
+  maxFileBytes: 10 * 1024 * 1024,
+  /** Bytes of content of all files. */
+  maxTotalBytes: 20 * 1024 * 1024,
+} as const;
 const MAX_ARGS = 1024;
 /** Linux refuses to exec with one argument or `NAME=value` string longer than this (MAX_ARG_STRLEN: 32 pages, NUL included). */
 export const MAX_ARG_BYTES = 128 * 1024 - 1;
@@ -73,6 +86,28 @@ export function pathProblem(p: string): string | null {
   if (segments.some((s) => Buffer.byteLength(s) > 255)) return 'a path segment is longer than 255 bytes';
   return null;
 }
+
+/** Why an `outputs` glob pattern is unacceptable, or null when it is fine: it must name paths beneath the work directory. */
+export function outputPatternProblem(p: string): string | null {
+  if (p.length === 0) return 'pattern is empty';
+  if (p.length > MAX_OUTPUT_PATTERN_LENGTH) return `pattern is longer than ${MAX_OUTPUT_PATTERN_LENGTH} characters`;
+  if (p.includes('\0')) return 'pattern contains NUL';
+  if (p.includes('\\')) return 'pattern contains a backslash (use [*] or [?] for a literal * or ?)';
+  if (p.startsWith('/')) return 'pattern is absolute; patterns are relative to the work directory';
+  const segments = p.split('/');
+  if (segments.some((s) => s === '..')) return "pattern contains '..'";
+  if (segments.some((s) => s === '.')) return "pattern contains a '.' segment (write it without './')";
+  if (segments.some((s) => s === '')) return 'pattern has an empty segment';
+  return null;
+}
+
+const OutputPattern = z
+  .string()
+  .superRefine((p, ctx) => {
+    const problem = outputPatternProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}: ${JSON.stringify(p.slice(0, 200))}` });
+  })
+  .meta({ examples: ['*.png', 'out/**'] });
 
 const RelativePath = z.string().superRefine((p, ctx) => {
   const problem = pathProblem(p);
@@ -224,6 +259,14 @@ export function executeRequestSchema(limits: Limits = DEFAULT_LIMITS) {
         .meta({ description: 'Test cases: the program is compiled once and each test runs in a fresh sandbox; top-level stdin, args and timeout are their defaults' }),
       compare: CompareSchema.optional(),
       stopOnFailure: z.boolean().optional().meta({ description: 'Tests not started after the first failure are skipped' }),
+      outputs: z
+        .array(OutputPattern)
+        .max(MAX_OUTPUT_PATTERNS, { message: `at most ${MAX_OUTPUT_PATTERNS} outputs patterns are accepted` })
+        .optional()
+        .meta({
+          description:
+            'Glob patterns, relative to the work directory, of files to return after the run: * and ? stay within a folder, ** crosses folders, [abc] is a character class; dotfiles only when the pattern names the leading dot. Only regular files; links are never followed',
+        }),
     })
     .strict()
     .superRefine((req, ctx) => {
@@ -242,6 +285,7 @@ export function executeRequestSchema(limits: Limits = DEFAULT_LIMITS) {
         if (req.compare !== undefined) ctx.addIssue({ code: 'custom', path: ['compare'], message: 'compare applies to tests; send tests too' });
         if (req.stopOnFailure !== undefined) ctx.addIssue({ code: 'custom', path: ['stopOnFailure'], message: 'stopOnFailure applies to tests; send tests too' });
       }
+      if (req.outputs !== undefined && req.tests) ctx.addIssue({ code: 'custom', path: ['outputs'], message: 'outputs applies to a single run; send it without tests' });
       if (typeof req.compare === 'object' && req.compare.mode === 'checker') checkProgram(req.compare, limits, ctx, ['compare']);
       checkProgram(req, limits, ctx);
     });
@@ -349,6 +393,18 @@ export const SuiteSummarySchema = z
   .meta({ id: 'SuiteSummary' });
 export type SuiteSummary = z.infer<typeof SuiteSummarySchema>;
 
+/** A file the program left in its work directory, returned for the request's `outputs` (API.md "Files out"). */
+export const OutputFileSchema = z
+  .object({
+    path: z.string().meta({ description: 'Relative to the work directory' }),
+    size: z.number().int().meta({ description: "The file's real size, bytes" }),
+    encoding: z.enum(['utf8', 'base64']).meta({ description: 'utf8 when the bytes are valid UTF-8 without NUL, else base64' }),
+    content: z.string().optional().meta({ description: 'The bytes, in `encoding`; absent when the file was not read (truncated)' }),
+    truncated: z.boolean().optional().meta({ description: 'true when the file is over the per-file bound, or the total bound was reached before it: no content' }),
+  })
+  .meta({ id: 'OutputFile' });
+export type OutputFile = z.infer<typeof OutputFileSchema>;
+
 export const ExecuteResultSchema = z
   .object({
     ...PhaseResultShape,
@@ -360,6 +416,11 @@ export const ExecuteResultSchema = z
     version: z.string(),
     tests: z.array(TestResultSchema).optional().meta({ description: 'With `tests`: each test in request order' }),
     summary: SuiteSummarySchema.optional(),
+    files: z
+      .array(OutputFileSchema)
+      .optional()
+      .meta({ description: 'With `outputs`, after a run: the matching regular files in path order' }),
+    filesTruncated: z.boolean().optional().meta({ description: 'With `outputs`: the count or total bound was hit (files or content left out)' }),
   })
   .meta({ id: 'ExecuteResult' });
 export type ExecuteResult = z.infer<typeof ExecuteResultSchema>;
@@ -400,6 +461,7 @@ export const ERROR_CODES = [
   'rate_limited',
   'runtime_unavailable',
   'capacity',
+  'idempotency_mismatch',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -135,8 +135,12 @@ export const RUNTIMES = [
     toolVariable: 'RUNTOOLS_PYTHON',
     run: {
       argv: ['{tool}', '-u', '{entry}', '{args}'],
-      env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
+      // MPLBACKEND: matplotlib draws to files (savefig), there being no display; a request's env wins.
+      env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8', MPLBACKEND: 'Agg' },
     },
+    // Debian's matplotlib reads its defaults from /etc (the image's pip install keeps them in
+    // site-packages), and its font search runs fc-list, which reads fontconfig's setup and cache.
+    sandbox: { binds: ['/etc/matplotlibrc', '/etc/fonts', '/var/cache/fontconfig'] },
   },
   {
     id: 'node',

@@ -112,7 +112,7 @@ export class RuntoolsStack extends Stack {
       accountCloudWatchRole: config.apiGatewayAccountRole,
       reservedConcurrency: 'off' in concurrency ? undefined : concurrency.api,
     });
-    this.grantApi(this.api.role, cluster, results.bucket.arnForObjects('executions/*'), results.bucket.arnForObjects('uploads/*'));
+    this.grantApi(this.api.role, cluster, results.bucket.arnForObjects('executions/*'), results.bucket.arnForObjects('uploads/*'), results.bucket.arnForObjects('idempotency/*'));
     // Fresh hour-long sessions of this role sign Fargate tasks' result URLs (functions/dispatch/result-writer.ts):
     // a URL signed with the API function's own session could die before its task ends.
     const resultWriter = new iam.Role(this, 'ResultWriter', {
@@ -137,6 +137,10 @@ export class RuntoolsStack extends Stack {
     Validations.of(this.api.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/uploads/*]`,
       reason: 'Every uploaded request body has its own key under uploads/<hashed key id>/<random id>.json, created at request time; the API function signs uploads, reads and deletes only that prefix.',
+    });
+    Validations.of(this.api.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/idempotency/*]`,
+      reason: 'Every Idempotency-Key has its own object under idempotency/<hashed tenant>/<hashed key>.json, named at request time; the API function creates, reads, replaces and deletes only that prefix.',
     });
     Validations.of(this.api.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -168,7 +172,7 @@ export class RuntoolsStack extends Stack {
   }
 
   /** The API function may invoke the runners, run the task definitions, read their tasks and use the bucket: nothing else. */
-  private grantApi(role: iam.Role, cluster: ecs.Cluster, objects: string, uploads: string): void {
+  private grantApi(role: iam.Role, cluster: ecs.Cluster, objects: string, uploads: string, keys: string): void {
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'InvokeRunners',
@@ -204,9 +208,10 @@ export class RuntoolsStack extends Stack {
     );
     role.addToPolicy(new iam.PolicyStatement({ sid: 'ExecutionObjects', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects] }));
     // Request bodies uploaded through presigned URLs (functions/api/uploads.ts): the URL is signed
-    // with this role (PutObject), the body read once and deleted.
+    // with this role (PutObject), the body read once and deleted. Idempotency keys
+    // (functions/dispatch/idempotency.ts): created if absent, replaced with the response, deleted after an error.
     role.addToPolicy(
-      new iam.PolicyStatement({ sid: 'RequestUploads', actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resources: [uploads] }),
+      new iam.PolicyStatement({ sid: 'UploadsAndKeys', actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resources: [uploads, keys] }),
     );
   }
 }

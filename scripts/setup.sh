@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what runtools needs on this machine, idempotently: bubblewrap, Python 3 with numpy,
-# Go 1.23 (Debian bookworm-backports), GCC for C and C++ (also Rust's linker), a Java 17 JDK, npm
-# dependencies (which ship Bun and Deno), the prebuilt Go build cache, C++'s precompiled
-# bits/stdc++.h and javac's class-data archive. Also from Debian: Ruby, the PHP CLI with mbstring
-# and bc for bash scripts. Safe to run again; fast when everything is there.
+# matplotlib and pandas, Go 1.23 (Debian bookworm-backports), GCC for C and C++ (also Rust's
+# linker), a Java 17 JDK, npm dependencies (which ship Bun and Deno), the prebuilt Go build cache,
+# C++'s precompiled bits/stdc++.h and javac's class-data archive. Also from Debian: Ruby, the PHP
+# CLI with mbstring and bc for bash scripts. Safe to run again; fast when everything is there.
 #   bash scripts/setup.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,6 +20,9 @@ apt_needed=()
 command -v bwrap >/dev/null 2>&1 || apt_needed+=(bubblewrap)
 [[ -x /usr/bin/python3 ]] || apt_needed+=(python3)
 /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || apt_needed+=(python3-numpy)
+# Notebook-style programs: plots saved to files (MPLBACKEND=Agg in the python runtime) and data frames.
+/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1 || apt_needed+=(python3-matplotlib)
+/usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || apt_needed+=(python3-pandas)
 [[ -x "$GO_BIN" ]] || apt_needed+=(golang-1.23-go)
 # The c and cpp runtimes (and Rust's linker): Debian's GCC 12 and its C and C++ libraries' headers.
 [[ -x /usr/bin/gcc && -f /usr/include/stdio.h ]] || apt_needed+=(gcc libc6-dev)

@@ -1,4 +1,5 @@
-import type { ExecuteRequest, ExecuteResult, Execution, RuntimeInfo, RuntimesResponse } from '../functions/contract.js';
+import type { CompileResult, ExecuteRequest, ExecuteResult, Execution, RuntimeInfo, RuntimesResponse } from '../functions/contract.js';
+import { readEvents } from './sse.js';
 import {
   AbortError,
   APIError,
@@ -38,6 +39,24 @@ export interface RequestOptions {
   maxRetries?: number;
   signal?: AbortSignal;
 }
+
+/** `execute()` options: with `onStdout` / `onStderr` the output is streamed to them as the program writes it. */
+export interface ExecuteOptions extends RequestOptions {
+  /**
+   * The request's Idempotency-Key (API.md "Idempotency"), reused by every retry of this call.
+   * @default a new random key per call
+   */
+  idempotencyKey?: string;
+  onStdout?: (chunk: string) => void;
+  onStderr?: (chunk: string) => void;
+}
+
+/** What `stream()` yields (API.md "Live output"). */
+export type StreamEvent =
+  | { type: 'compile'; compile: CompileResult }
+  | { type: 'stdout'; data: string }
+  | { type: 'stderr'; data: string }
+  | { type: 'result'; result: ExecuteResult };
 
 const DEFAULT_BASE_URL = 'http://127.0.0.1:8787';
 const POLL_START_MS = 200;
@@ -157,6 +176,8 @@ export class Runtools {
   readonly timeoutMargin: number;
   private readonly apiKey: string | null;
   private readonly fetchImpl: typeof fetch;
+  /** Whether the server keeps Idempotency-Key answers; undefined until a response says. */
+  private serverDedupes: boolean | undefined;
 
   constructor(options: RuntoolsOptions = {}) {
     this.apiKey = options.apiKey === undefined ? (readEnv('RUNTOOLS_API_KEY') ?? null) : options.apiKey;
@@ -175,11 +196,12 @@ export class Runtools {
    * `BACKGROUND_START_MS` while it is queued. A POST that got no answer is never retried: the
    * server may be running it.
    */
-  execute(request: ExecuteRequest, options: RequestOptions = {}): Promise<ExecuteResult> {
+  execute(request: ExecuteRequest, options: ExecuteOptions = {}): Promise<ExecuteResult> {
+    if (options.onStdout || options.onStderr) return this.executeLive(request, options);
     const bound = executionBound(request, this.timeoutMargin);
     const answer: Bound = { ms: bound.totalMs, what: `no answer from ${this.baseUrl}`, limit: bound.label };
     return this.call(options, answer, async (call) => {
-      const reply = await this.postExecute(call, request);
+      const reply = await this.postExecute(call, request, options.idempotencyKey ?? newIdempotencyKey());
       if (reply.status !== 202) return reply.body as ExecuteResult;
       return this.waitFor((reply.body as { id: string }).id, call, bound);
     });
@@ -191,13 +213,31 @@ export class Runtools {
    * uploads (`POST /v1/uploads`; the API on AWS) and named by `x-runtools-upload`; a server
    * without them (404) gets the body directly.
    */
-  private async postExecute(call: Call, request: ExecuteRequest): Promise<Answer<ExecuteResult | { id: string }>> {
+  private async postExecute(call: Call, request: ExecuteRequest, idempotencyKey: string): Promise<Answer<ExecuteResult | { id: string }>> {
     const text = JSON.stringify(request);
+    const key = { [IDEMPOTENCY_HEADER]: idempotencyKey };
     if (utf8Length(JSON.stringify(text)) > EVENT_BODY_BUDGET_BYTES) {
       const id = await this.upload(call, text);
+      // An upload is read once: a retry cannot name it again, so this request is not retried.
       if (id !== null) return this.request(call, 'POST', '/v1/execute', undefined, { [UPLOAD_HEADER]: id });
     }
-    return this.request(call, 'POST', '/v1/execute', request);
+    return this.request(call, 'POST', '/v1/execute', request, key);
+  }
+
+  /**
+   * Whether the server keeps Idempotency-Key answers (it says so in a response header): only then
+   * is a POST whose outcome is unknown (a 5xx, no answer) retried. Asked with GET /health when no
+   * response has said yet.
+   */
+  private async dedupes(call: Call): Promise<boolean> {
+    if (this.serverDedupes !== undefined) return this.serverDedupes;
+    const probe = await this.attempt(call, `${this.baseUrl}/health`, { method: 'GET', headers: { accept: 'application/json' } }, this.timeoutMargin);
+    if ('answer' in probe) this.learn(probe.answer.response);
+    return this.serverDedupes ?? false;
+  }
+
+  private learn(response: Response): void {
+    this.serverDedupes = (response.headers.get(FEATURES_HEADER) ?? '').split(',').some((f) => f.trim() === 'idempotency-key');
   }
 
   /** Uploads a request body; null when the server has no uploads. */
@@ -225,6 +265,85 @@ export class Runtools {
     }
     await response.body?.cancel().catch(() => {});
     return upload.id;
+  }
+
+  /**
+   * Runs code and yields its output as the program writes it (Server-Sent Events): `compile` when
+   * there is a compile phase, `stdout` / `stderr` chunks, and last the `result`. A streamed request
+   * is never answered 202. An error before the start throws the API's error (and is retried like
+   * `execute()`'s); one after it throws `APIError` with the code the stream sent. Breaking out of
+   * the loop closes the stream, which stops the execution.
+   */
+  async *stream(request: ExecuteRequest, options: RequestOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
+    const bound = executionBound(request, this.timeoutMargin);
+    const controller = new AbortController();
+    const fixedMs = options.timeout ?? this.timeout;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, fixedMs ?? bound.totalMs);
+    const onAbort = () => controller.abort();
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let response: Response;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          response = await this.fetchImpl(`${this.baseUrl}/v1/execute`, {
+            method: 'POST',
+            headers: { accept: 'text/event-stream', 'content-type': 'application/json', ...(this.apiKey ? { 'x-api-key': this.apiKey } : {}) },
+            body: JSON.stringify(request),
+            signal: controller.signal,
+          });
+        } catch (error) {
+          if (timedOut) throw new TimeoutError(`no answer from ${this.baseUrl} after ${seconds(fixedMs ?? bound.totalMs)} (${fixedMs === undefined ? bound.label : `the call's timeout, ${fixedMs} ms`})`);
+          if (controller.signal.aborted) throw new AbortError('the request was aborted');
+          throw new ConnectionError(`cannot reach ${this.baseUrl}: ${describe(error)}`, { cause: error });
+        }
+        if (response.ok) break;
+        const error = APIError.from(response.status, await readJson(response), response.headers);
+        // Refused before anything ran (429, 503 capacity): retried after its Retry-After, as execute() does.
+        const retry = (response.status === 429 || error.code === 'capacity') && attempt < (options.maxRetries ?? this.maxRetries);
+        if (!retry) throw error;
+        const after = parseRetryAfter(response.headers.get('retry-after'));
+        await new Promise((r) => setTimeout(r, after !== null ? after * 1000 : backoff(attempt)));
+      }
+      if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
+        throw new ConnectionError(`${this.baseUrl} answered ${response.status} without an event stream (is it a runtools server that streams?)`);
+      }
+      try {
+        for await (const e of readEvents(response.body)) {
+          const data = JSON.parse(e.data) as Record<string, unknown>;
+          if (e.event === 'stdout' || e.event === 'stderr') yield { type: e.event, data: String(data.data ?? '') };
+          else if (e.event === 'compile') yield { type: 'compile', compile: data as unknown as CompileResult };
+          else if (e.event === 'result') {
+            yield { type: 'result', result: data as unknown as ExecuteResult };
+            return;
+          } else if (e.event === 'error') throw APIError.from(500, data, response.headers);
+        }
+      } catch (error) {
+        if (error instanceof APIError) throw error;
+        if (timedOut) throw new TimeoutError(`execution at ${this.baseUrl} had not finished after ${seconds(fixedMs ?? bound.totalMs)}`);
+        if (controller.signal.aborted) throw new AbortError('the request was aborted');
+        throw new ConnectionError(`the event stream from ${this.baseUrl} broke: ${describe(error)}`, { cause: error });
+      }
+      throw new ConnectionError(`the event stream from ${this.baseUrl} ended without a result`);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      // Leaving early (break, an exception) closes the stream: the server stops the execution.
+      controller.abort();
+    }
+  }
+
+  private async executeLive(request: ExecuteRequest, options: ExecuteOptions): Promise<ExecuteResult> {
+    for await (const event of this.stream(request, options)) {
+      if (event.type === 'stdout') options.onStdout?.(event.data);
+      else if (event.type === 'stderr') options.onStderr?.(event.data);
+      else if (event.type === 'result') return event.result;
+    }
+    throw new ConnectionError(`the event stream from ${this.baseUrl} ended without a result`);
   }
 
   /** Every runtime the server knows, with its version and availability. */
@@ -313,22 +432,29 @@ export class Runtools {
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.apiKey) headers['x-api-key'] = this.apiKey;
     // A GET runs nothing: each attempt gets the margin, and one that got no answer is retried. Any
-    // other request is bounded by its call only, and never retried once it timed out.
+    // other request is bounded by its call only. A POST is retried when nothing ran (429, 503
+    // capacity), and when its outcome is unknown (another 5xx, no answer) only with an
+    // Idempotency-Key on a server that keeps their answers: then a retry never runs it twice.
     const attemptMs = method === 'GET' ? this.timeoutMargin : undefined;
+    const keyed = extraHeaders[IDEMPOTENCY_HEADER] !== undefined;
     for (let attempt = 0; ; attempt++) {
       let failure: RuntoolsError;
       let waitMs = backoff(attempt);
       const outcome = await this.attempt(call, `${this.baseUrl}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, attemptMs);
       if ('answer' in outcome) {
         const { response, parsed } = outcome.answer;
+        if (keyed) this.learn(response);
         if (response.ok) return { status: response.status, body: parsed as T, headers: response.headers };
         const error = APIError.from(response.status, parsed, response.headers);
         if (!retryable(error)) throw error;
+        const nothingRan = error.status === 429 || error.code === 'capacity';
+        if (method !== 'GET' && !nothingRan && !(keyed && (await this.dedupes(call)))) throw error;
         failure = error;
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
         if (retryAfter !== null) waitMs = retryAfter * 1000;
       } else {
         failure = outcome.failure;
+        if (method !== 'GET' && !(keyed && (await this.dedupes(call)))) throw failure;
       }
       if (attempt >= call.maxRetries || Date.now() + waitMs >= call.deadline) throw failure;
       await sleep(waitMs, call);
@@ -366,6 +492,16 @@ export class Runtools {
       call.signal.removeEventListener('abort', forward);
     }
   }
+}
+
+/** The Idempotency-Key header (API.md "Idempotency"). */
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+/** The response header in which a server lists what it supports (`idempotency-key`). */
+export const FEATURES_HEADER = 'x-runtools-features';
+
+/** A fresh key: 128 random bits. */
+function newIdempotencyKey(): string {
+  return globalThis.crypto.randomUUID();
 }
 
 function utf8Length(text: string): number {

@@ -1,5 +1,6 @@
 /** The runtools TypeScript SDK: `new Runtools({ apiKey, baseUrl }).execute({ runtime, code })`. */
-export { executionBound, Runtools, type ExecutionBound, type RequestOptions, type RuntoolsOptions } from './client.js';
+export { executionBound, Runtools, type ExecuteOptions, type ExecutionBound, type RequestOptions, type RuntoolsOptions, type StreamEvent } from './client.js';
+export { readEvents, type ServerSentEvent } from './sse.js';
 export {
   AbortError,
   APIError,
@@ -22,11 +23,12 @@ export type {
   ExecuteResult,
   Execution,
   ExecutionStatus,
+  OutputFile,
   RuntimeId,
   RuntimeInfo,
   SuiteSummary,
   TestResult,
   Verdict,
 } from '../functions/contract.js';
-// Types only: testsFromDirectory itself reads files (Node only) and is imported from './node.js'.
+// Types only: testsFromDirectory and writeOutputFiles use the file system (Node only) and are imported from './node.js'.
 export type { TestCase, TestsFromDirectoryOptions } from './node.js';

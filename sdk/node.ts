@@ -1,11 +1,12 @@
 /**
- * Test cases from a folder (Node only): `<name>.in` is a test's stdin, `<name>.out` (or `<name>.ans`)
- * its expected output. The result is the `tests` of an ExecuteRequest.
+ * The SDK's Node-only helpers, which touch the file system: test cases from a folder
+ * (`<name>.in` is a test's stdin, `<name>.out` or `<name>.ans` its expected output; the result is
+ * the `tests` of an ExecuteRequest), and writing a result's returned files (`outputs`) to a folder.
  */
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readdir } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ExecuteRequest } from '../functions/contract.js';
+import type { ExecuteRequest, ExecuteResult, OutputFile } from '../functions/contract.js';
 
 /** One test case of an ExecuteRequest. */
 export type TestCase = NonNullable<ExecuteRequest['tests']>[number];
@@ -110,4 +111,65 @@ async function readCaseFile(file: string): Promise<string> {
   } finally {
     await handle.close();
   }
+}
+
+/** Why a returned file's path cannot be written beneath a folder, or null when it can. */
+function outputPathProblem(p: string): string | null {
+  if (p === '' || p.includes('\0')) return 'not a file name';
+  if (path.posix.isAbsolute(p) || path.win32.isAbsolute(p)) return 'an absolute path';
+  const parts = p.split(/[\\/]/);
+  if (parts.includes('..')) return "a path containing '..'";
+  if (parts.some((s) => s === '' || s === '.')) return 'not a plain relative path';
+  return null;
+}
+
+/**
+ * Writes the files a result brought back (`result.files`, for a request's `outputs`) beneath `dir`,
+ * creating folders, base64 content decoded; files without content (over a bound) are skipped.
+ * Every path is checked before anything is written: an absolute one, one containing `..`, or one
+ * that would land outside `dir` throws. Nothing existing is followed or overwritten: a folder on
+ * the way that is a symbolic link (or not a folder) throws, and each file is created new
+ * (O_EXCL | O_NOFOLLOW), so a file or link already at its place throws (EEXIST) and its target is
+ * never touched. Returns the paths written (`dir` joined with each file's path).
+ */
+export async function writeOutputFiles(result: Pick<ExecuteResult, 'files'>, dir: string): Promise<string[]> {
+  const root = path.resolve(dir);
+  const planned: { file: OutputFile & { content: string }; dest: string; parts: string[] }[] = [];
+  for (const file of result.files ?? []) {
+    if (file.content === undefined) continue;
+    const problem = outputPathProblem(file.path);
+    const dest = path.resolve(root, file.path);
+    const rel = path.relative(root, dest);
+    if (problem || rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+      throw new Error(`refusing to write ${JSON.stringify(file.path)}: ${problem ?? `it resolves outside ${dir}`}`);
+    }
+    planned.push({ file: file as OutputFile & { content: string }, dest, parts: rel.split(path.sep) });
+  }
+  await mkdir(root, { recursive: true });
+  const written: string[] = [];
+  for (const { file, dest, parts } of planned) {
+    // Each folder on the way: made here, or a real folder already (never a link to elsewhere).
+    let at = root;
+    for (const part of parts.slice(0, -1)) {
+      at = path.join(at, part);
+      const st = await lstat(at).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (!st) await mkdir(at).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : Promise.reject(err)));
+      else if (!st.isDirectory()) throw new Error(`refusing to write ${JSON.stringify(file.path)}: ${at} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}`);
+    }
+    const bytes = file.encoding === 'base64' ? Buffer.from(file.content, 'base64') : Buffer.from(file.content, 'utf8');
+    const handle = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    try {
+      await handle.writeFile(bytes);
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await rm(dest, { force: true });
+      throw err;
+    }
+    await handle.close();
+    written.push(path.join(dir, file.path));
+  }
+  return written;
 }

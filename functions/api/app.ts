@@ -11,11 +11,16 @@ import { rejectUnrepresentableKeys } from './middleware/json-keys.js';
 import { requestId } from './middleware/request-id.js';
 import { registerExecute } from './routes/execute.js';
 import { registerExecutions } from './routes/executions.js';
+import { registerMcp } from './routes/mcp.js';
 import { registerMeta } from './routes/meta.js';
 import { registerRuntimes } from './routes/runtimes.js';
 import { registerUploads, uploadedBody } from './routes/uploads.js';
 import { createRouter } from './routes/shared.js';
 import type { Uploads } from './uploads.js';
+import type { IdempotencyStore } from '../dispatch/idempotency.js';
+
+/** Response header naming what this server supports that clients may rely on. */
+export const FEATURES_HEADER = 'x-runtools-features';
 
 export interface AppDeps {
   /** Where executions run (local, Lambda, Fargate). */
@@ -32,6 +37,8 @@ export interface AppDeps {
   version?: string;
   /** Request bodies through S3 (`POST /v1/uploads`): the API on AWS, where an event holds less than a body. */
   uploads?: Uploads;
+  /** Where Idempotency-Key answers are kept (API.md "Idempotency"); without it the header is ignored. */
+  idempotency?: IdempotencyStore;
 }
 
 /** Builds the runtools HTTP API around a dispatcher; hosts (Node server, Lambda) only wrap it. */
@@ -42,7 +49,15 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', requestId(deps.requestId));
   app.use('*', accessLog(log));
+  if (deps.idempotency) {
+    // Clients may retry a POST that got no answer only where the server keeps Idempotency-Key answers: it says so on every response.
+    app.use('*', async (c, next) => {
+      await next();
+      c.res.headers.set(FEATURES_HEADER, 'idempotency-key');
+    });
+  }
   app.use('/v1/*', requireTenant(deps.authenticate));
+  app.use('/mcp', requireTenant(deps.authenticate));
   if (deps.uploads) {
     app.use('/v1/execute', uploadedBody(deps.uploads));
     registerUploads(app, deps.uploads);
@@ -50,9 +65,10 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/execute', bodyLimit({ maxSize: limits.maxBodyBytes }));
   app.use('/v1/execute', rejectUnrepresentableKeys());
 
-  registerExecute(app, { dispatcher: deps.dispatcher, limits });
+  registerExecute(app, { dispatcher: deps.dispatcher, limits, log, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}) });
   registerExecutions(app, deps);
   registerRuntimes(app, deps);
+  registerMcp(app, { dispatcher: deps.dispatcher, limits, log });
   registerMeta(app, { version: deps.version ?? '0.1.0', health: deps.dispatcher.health?.bind(deps.dispatcher) });
 
   app.notFound(notFound);

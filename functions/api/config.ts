@@ -1,7 +1,7 @@
 import os, { cpus } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_LIMITS, type Limits } from '../contract.js';
+import { DEFAULT_LIMITS, DEFAULT_OUTPUT_LIMITS, type Limits } from '../contract.js';
 
 /** Everything the local server can be configured with (see docs/api-cli.md for the variables). */
 export interface ServerConfig {
@@ -36,6 +36,12 @@ export interface ServerConfig {
   minFreeMb: number;
   /** What one execution may write, MiB: its workspace is a tmpfs of that size (as root); 0: plain directories. */
   workspaceMb: number;
+  /** Files a request's `outputs` bring back, at most. */
+  maxOutputFiles: number;
+  /** Bytes of one returned file; a larger one is listed without content. */
+  maxOutputFileBytes: number;
+  /** Bytes of all returned files' content. */
+  maxOutputTotalBytes: number;
 }
 
 /** A configuration value is unusable; the message names the variable. */
@@ -82,6 +88,9 @@ const EnvSchema = z.object({
   RUNTOOLS_DATA_DIR: optional(z.string().trim()),
   RUNTOOLS_MIN_FREE_MB: optional(int(0)),
   RUNTOOLS_WORKSPACE_MB: optional(int(0)),
+  RUNTOOLS_MAX_OUTPUT_FILES: optional(int(1, 100_000)),
+  RUNTOOLS_MAX_OUTPUT_FILE_BYTES: optional(int(0)),
+  RUNTOOLS_MAX_OUTPUT_TOTAL_BYTES: optional(int(0)),
 });
 
 /** Where `npm start` keeps its data unless RUNTOOLS_DATA_DIR says: /var/lib/runtools as root, else the XDG state folder. */
@@ -117,6 +126,9 @@ export function defaultConfig(): ServerConfig {
     dataDir: null,
     minFreeMb: 32,
     workspaceMb: 1024,
+    maxOutputFiles: DEFAULT_OUTPUT_LIMITS.maxFiles,
+    maxOutputFileBytes: DEFAULT_OUTPUT_LIMITS.maxFileBytes,
+    maxOutputTotalBytes: DEFAULT_OUTPUT_LIMITS.maxTotalBytes,
   };
 }
 
@@ -156,6 +168,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.RUNTOOLS_DATA_DIR || defaultDataDir(env),
     minFreeMb: e.RUNTOOLS_MIN_FREE_MB ?? d.minFreeMb,
     workspaceMb: e.RUNTOOLS_WORKSPACE_MB ?? d.workspaceMb,
+    maxOutputFiles: e.RUNTOOLS_MAX_OUTPUT_FILES ?? d.maxOutputFiles,
+    maxOutputFileBytes: e.RUNTOOLS_MAX_OUTPUT_FILE_BYTES ?? d.maxOutputFileBytes,
+    maxOutputTotalBytes: e.RUNTOOLS_MAX_OUTPUT_TOTAL_BYTES ?? d.maxOutputTotalBytes,
   };
 }
 
@@ -176,6 +191,11 @@ export function limitsOf(config: Pick<ServerConfig, 'maxTimeoutMs' | 'maxBodyByt
     defaultTimeoutMs: Math.min(DEFAULT_LIMITS.defaultTimeoutMs, config.maxTimeoutMs),
     maxMemoryMb: config.memoryMb,
   };
+}
+
+/** The bounds of files out (a request's `outputs`) a configuration implies, for the runner. */
+export function outputBoundsOf(config: Pick<ServerConfig, 'maxOutputFiles' | 'maxOutputFileBytes' | 'maxOutputTotalBytes'>) {
+  return { maxFiles: config.maxOutputFiles, maxFileBytes: config.maxOutputFileBytes, maxTotalBytes: config.maxOutputTotalBytes };
 }
 
 /** True for addresses only this machine can reach. */

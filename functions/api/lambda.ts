@@ -17,12 +17,13 @@ import type { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { Context } from 'hono';
-import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
+import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { DEFAULT_LIMITS } from '../contract.js';
 import { AwsDeploymentSchema, createAwsDispatcher, defaultAwsClients, type AwsClients, type AwsDeployment } from '../dispatch/route.js';
 import type { Dispatcher } from '../dispatch/types.js';
 import { createApp, type AppEnv, type Authenticate, type Logger } from './app.js';
 import { Uploads } from './uploads.js';
+import { S3Idempotency } from '../dispatch/idempotency.js';
 
 /**
  * Largest request body on AWS: the local server's. A body whose event would not fit Lambda's
@@ -73,15 +74,6 @@ export interface LambdaHandlerOptions {
   log?: Logger;
 }
 
-/** A proxy integration's answer, as hono/aws-lambda builds it. */
-interface ProxyResult {
-  statusCode: number;
-  headers?: Record<string, string | number | boolean>;
-  multiValueHeaders?: Record<string, Array<string | number | boolean>>;
-  body: string;
-  isBase64Encoded?: boolean;
-}
-
 /** The streaming handler: `(event, responseStream, context)`, what `awslambda.streamifyResponse` wraps. */
 export type StreamingHandler = (event: LambdaEvent, responseStream: Writable, context?: LambdaContext) => Promise<void>;
 
@@ -98,18 +90,43 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}): Streami
     limits: { ...DEFAULT_LIMITS, maxBodyBytes: AWS_MAX_BODY_BYTES, maxTimeoutMs: deployment.maxTimeoutMs },
     requestId: apiGatewayRequestId,
     uploads: new Uploads({ s3: clients.s3, bucket: deployment.bucket, maxBytes: AWS_MAX_BODY_BYTES }),
+    idempotency: new S3Idempotency({ s3: clients.s3, bucket: deployment.bucket }),
     ...(options.log ? { log: options.log } : {}),
   });
-  const inner = handle(app);
   return async (event, responseStream, context) => {
-    const result = withStagePrefix(event, (await inner(event, context)) as ProxyResult);
-    await writeStreamed(responseStream, result, acceptsGzip(event));
+    // API Gateway closes the stream when its client goes away: the request is aborted with it
+    // (a streamed execution is then killed, as locally).
+    const controller = new AbortController();
+    responseStream.once('close', () => controller.abort());
+    const e = event as unknown as APIGatewayProxyEvent;
+    const response = await app.fetch(requestOf(e, controller.signal), { event, requestContext: e.requestContext, lambdaContext: context });
+    await writeResponse(responseStream, e, response);
   };
 }
 
-function acceptsGzip(event: LambdaEvent): boolean {
-  const headers = (event as { headers?: Record<string, string | undefined> | null }).headers ?? {};
-  const value = Object.entries(headers).find(([name]) => name.toLowerCase() === 'accept-encoding')?.[1] ?? '';
+/** The web Request of a REST API proxy event. */
+function requestOf(event: APIGatewayProxyEvent, signal: AbortSignal): Request {
+  const headers = new Headers();
+  if (event.multiValueHeaders) {
+    for (const [name, values] of Object.entries(event.multiValueHeaders)) for (const value of values ?? []) headers.append(name, value);
+  } else {
+    for (const [name, value] of Object.entries(event.headers ?? {})) if (value != null) headers.set(name, value);
+  }
+  const query = new URLSearchParams();
+  if (event.multiValueQueryStringParameters) {
+    for (const [name, values] of Object.entries(event.multiValueQueryStringParameters)) for (const value of values ?? []) query.append(name, value);
+  } else {
+    for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) if (value != null) query.append(name, value);
+  }
+  const search = query.toString();
+  const url = `https://${headers.get('host') ?? 'localhost'}${event.path}${search ? `?${search}` : ''}`;
+  const method = event.httpMethod ?? 'GET';
+  const body = event.body == null || method === 'GET' || method === 'HEAD' ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body;
+  return new Request(url, { method, headers, body, signal });
+}
+
+function acceptsGzip(event: APIGatewayProxyEvent): boolean {
+  const value = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'accept-encoding')?.[1] ?? '';
   return value.split(',').some((part) => {
     const [coding, ...params] = part.trim().toLowerCase().split(';');
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
@@ -118,66 +135,61 @@ function acceptsGzip(event: LambdaEvent): boolean {
 }
 
 /**
- * Writes a proxy result in the streaming format API Gateway reads: a JSON prelude (status and
+ * Writes the app's Response in the streaming format API Gateway reads: a JSON prelude (status and
  * headers), eight NUL bytes, the body (docs.aws.amazon.com/apigateway/latest/developerguide/
- * response-transfer-mode-lambda.html); `HttpResponseStream.from` writes the prelude and marks
- * the stream's content type.
+ * response-transfer-mode-lambda.html); `HttpResponseStream.from` writes the prelude and marks the
+ * stream's content type. Server-Sent Events are passed on as they come; any other body is sent
+ * whole, gzip-compressed when the client accepts it.
  */
-async function writeStreamed(responseStream: Writable, result: ProxyResult, gzip: boolean): Promise<void> {
+async function writeResponse(responseStream: Writable, event: APIGatewayProxyEvent, response: Response): Promise<void> {
   const runtime = streamingRuntime();
   if (!runtime) throw new Error('the API handler streams its responses: it runs on the Node.js Lambda runtime (awslambda global)');
-  let body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
-  const values = new Map<string, string[]>();
-  const add = (name: string, value: unknown) => {
-    const key = name.toLowerCase();
-    values.set(key, [...(values.get(key) ?? []), String(value)]);
-  };
-  for (const [name, value] of Object.entries(result.headers ?? {})) add(name, value);
-  for (const [name, list] of Object.entries(result.multiValueHeaders ?? {})) {
-    if (values.has(name.toLowerCase())) continue;
-    for (const value of list) add(name, value);
-  }
-  if (gzip && body.length >= GZIP_MIN_BYTES && !values.has('content-encoding')) {
-    body = gzipSync(body, { level: 1 });
-    values.set('content-encoding', ['gzip']);
-    values.set('vary', ['accept-encoding']);
-  }
-  values.delete('content-length');
   const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
-  for (const [name, list] of values) {
-    if (list.length === 1) headers[name] = list[0]!;
-    else multiValueHeaders[name] = list;
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie' && name !== 'content-length') headers[name] = value;
+  });
+  const prefix = stagePrefix(event);
+  if (prefix && headers.location?.startsWith('/')) headers.location = `${prefix}${headers.location}`;
+  const cookies = response.headers.getSetCookie();
+  const multiValueHeaders = cookies.length ? { 'set-cookie': cookies } : undefined;
+  const live = (headers['content-type'] ?? '').startsWith('text/event-stream');
+  let body: Buffer | null = null;
+  if (!live) {
+    body = Buffer.from(await response.arrayBuffer());
+    if (acceptsGzip(event) && body.length >= GZIP_MIN_BYTES && !headers['content-encoding']) {
+      body = gzipSync(body, { level: 1 });
+      headers['content-encoding'] = 'gzip';
+      headers.vary = 'accept-encoding';
+    }
   }
-  const prelude = { statusCode: result.statusCode, headers, ...(Object.keys(multiValueHeaders).length ? { multiValueHeaders } : {}) };
-  const out = runtime.HttpResponseStream.from(responseStream, prelude);
-  out.end(body);
-  await finished(out);
+  const out = runtime.HttpResponseStream.from(responseStream, { statusCode: response.status, headers, ...(multiValueHeaders ? { multiValueHeaders } : {}) });
+  if (body) out.end(body);
+  else {
+    try {
+      const reader = response.body?.getReader();
+      for (;;) {
+        const next = await reader?.read();
+        if (!next || next.done) break;
+        if (!out.write(next.value)) await new Promise((resolve) => out.once('drain', resolve));
+      }
+    } finally {
+      out.end();
+    }
+  }
+  await finished(out).catch(() => {});
 }
 
 /**
  * The app's `Location` (`/v1/executions/{id}`) is a path from the API's root; behind API Gateway
  * that root is the stage (`/api`) or a custom domain's base path, which `requestContext.path`
- * carries in front of the resource path (`path`). The prefix is put back so a client that follows
+ * carries in front of the resource path (`path`): the prefix to put back so a client that follows
  * the header literally reaches the execution.
  */
-function withStagePrefix<R>(event: LambdaEvent, response: R): R {
-  const e = event as unknown as Partial<APIGatewayProxyEvent>;
-  const full = e.requestContext?.path;
-  const resource = e.path;
-  if (!full || !resource || full === resource || !full.endsWith(resource)) return response;
-  const prefix = full.slice(0, full.length - resource.length);
-  const r = response as { headers?: Record<string, unknown>; multiValueHeaders?: Record<string, unknown[]> };
-  for (const headers of [r.headers, r.multiValueHeaders]) {
-    if (!headers) continue;
-    for (const name of Object.keys(headers)) {
-      if (name.toLowerCase() !== 'location') continue;
-      const value = headers[name];
-      const fix = (v: unknown) => (typeof v === 'string' && v.startsWith('/') ? `${prefix}${v}` : v);
-      headers[name] = Array.isArray(value) ? value.map(fix) : fix(value);
-    }
-  }
-  return response;
+function stagePrefix(event: APIGatewayProxyEvent): string {
+  const full = event.requestContext?.path;
+  const resource = event.path;
+  if (!full || !resource || full === resource || !full.endsWith(resource)) return '';
+  return full.slice(0, full.length - resource.length);
 }
 
 let cached: StreamingHandler | undefined;

@@ -1,3 +1,4 @@
+import { LocalIdempotency } from '../dispatch/idempotency.js';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
@@ -7,7 +8,7 @@ import { createRunner, type Runner } from '../runner/index.js';
 import { defaultWorkRoot } from '../runner/paths.js';
 import { sweepLeftovers } from '../runner/sweep.js';
 import { createApp, type RuntoolsApp } from './app.js';
-import { assertSafeBinding, ConfigError, defaultConfig, limitsOf, loadConfig, type ServerConfig } from './config.js';
+import { assertSafeBinding, ConfigError, defaultConfig, limitsOf, loadConfig, outputBoundsOf, type ServerConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { apiKeyAuthenticator } from './middleware/auth.js';
 
@@ -63,6 +64,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       poolSize: config.poolSize ?? config.concurrency + 1,
       minFreeBytes: config.minFreeMb * 1024 * 1024,
       workspaceQuota: config.workspaceMb > 0 ? { bytes: config.workspaceMb * 1024 * 1024, inodes: WORKSPACE_INODES } : null,
+      outputBounds: outputBoundsOf(config),
     }));
   } catch (err) {
     store.close();
@@ -81,7 +83,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     onError: (error, id) =>
       log.error({ msg: 'background execution failed', executionId: id, detail: error instanceof Error ? error.message : String(error) }),
   });
-  const app = createApp({ dispatcher, authenticate: apiKeyAuthenticator(config.apiKeys, store.secret()), limits: limitsOf(config), log });
+  const app = createApp({
+    dispatcher,
+    authenticate: apiKeyAuthenticator(config.apiKeys, store.secret()),
+    limits: limitsOf(config),
+    log,
+    // Idempotency-Key answers are kept as long as background results are.
+    idempotency: new LocalIdempotency(store, config.resultTtlMs),
+  });
   const server = await listen(app, config.host, config.port);
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;

@@ -8,9 +8,9 @@
  * invoke payload go through S3, as do results too big for the response. Failures of ours become
  * API errors with generic messages; the details go to the logs only.
  */
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, InvokeWithResponseStreamCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ExecuteResultSchema, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
+import { CompileResultSchema, ExecuteResultSchema, type ExecuteResult, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
 import { ExecutionObjects } from './execution-objects.js';
 import { worstCaseMs } from './policy.js';
@@ -73,6 +73,7 @@ function parsePayload(payload: Uint8Array | undefined): unknown {
 
 /** Executes each request by invoking its runtime's runner function and waiting for the result. */
 export class LambdaDispatcher implements Dispatcher {
+  readonly liveOutput = true;
   private readonly log: (entry: Record<string, unknown>) => void;
   private readonly objects: ExecutionObjects;
 
@@ -85,6 +86,7 @@ export class LambdaDispatcher implements Dispatcher {
     const functionName = this.options.functions[request.runtime];
     if (!functionName) throw new RuntimeUnavailableError(request.runtime);
     const tenantIsolation = this.options.tenantIsolation ?? true;
+    if (ctx.live) return { kind: 'completed', result: await this.executeLive(request, ctx, functionName, tenantIsolation) };
     const id = ExecutionObjects.newId();
     const resultUrl = await this.objects.resultUrl(id, this.options.resultUrlSeconds ?? 960);
     let payload = JSON.stringify({ request, resultUrl });
@@ -113,6 +115,79 @@ export class LambdaDispatcher implements Dispatcher {
       clearTimeout(timer);
     }
     return { kind: 'completed', result: await this.resultOf(id, request, response, functionName, ctx) };
+  }
+
+  /**
+   * Live output: the runner invoked with InvokeWithResponseStream and `stream: true` answers in
+   * the Runtime API's streaming mode, one JSON line per event (functions/runner/lambda.ts
+   * StreamLine), relayed as they arrive. Never answered 202: the API holds the request (API
+   * Gateway streams for up to 15 minutes), and a client that leaves aborts the invocation's stream.
+   */
+  private async executeLive(request: ValidExecuteRequest, ctx: ExecutionContext, functionName: string, tenantIsolation: boolean): Promise<ExecuteResult> {
+    const live = ctx.live!;
+    let payload = JSON.stringify({ request, stream: true });
+    if (Buffer.byteLength(payload) > MAX_INLINE_REQUEST_BYTES) {
+      const id = ExecutionObjects.newId();
+      payload = JSON.stringify({ requestUrl: await this.objects.putRequest(id, request, 300, ctx.requestId), stream: true });
+    }
+    let response;
+    try {
+      response = await this.options.client.send(
+        new InvokeWithResponseStreamCommand({
+          FunctionName: functionName,
+          Payload: Buffer.from(payload),
+          ...(tenantIsolation ? { TenantId: lambdaTenantId(ctx.tenant) } : {}),
+        }),
+        ctx.signal ? { abortSignal: ctx.signal } : {},
+      );
+    } catch (err) {
+      throw this.mapInvokeError(err, functionName, ctx);
+    }
+    live.onAdmitted();
+    let pending = '';
+    let result: ExecuteResult | null = null;
+    let failure: { errorType?: string; errorMessage?: string } | null = null;
+    const line = (text: string) => {
+      if (!text.trim()) return;
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        failure ??= { errorType: 'UnexpectedPayload', errorMessage: 'the runner streamed an unreadable line' };
+        return;
+      }
+      if (parsed.out === 'stdout' || parsed.out === 'stderr') live.onOutput(parsed.out, Buffer.from(String(parsed.data ?? ''), 'base64'));
+      else if ('compile' in parsed) {
+        const compile = CompileResultSchema.safeParse(parsed.compile);
+        if (compile.success) live.onCompile(compile.data);
+      } else if ('result' in parsed) {
+        const r = ExecuteResultSchema.safeParse(parsed.result);
+        if (r.success) result = r.data;
+        else failure ??= { errorType: 'UnexpectedPayload', errorMessage: 'the runner streamed an unexpected result' };
+      } else if ('error' in parsed) failure ??= parsed.error as typeof failure;
+    };
+    try {
+      for await (const event of response.EventStream ?? []) {
+        if (event.PayloadChunk?.Payload) {
+          pending += Buffer.from(event.PayloadChunk.Payload).toString('utf8');
+          let newline: number;
+          while ((newline = pending.indexOf('\n')) >= 0) {
+            line(pending.slice(0, newline));
+            pending = pending.slice(newline + 1);
+          }
+        }
+        if (event.InvokeComplete?.ErrorCode) failure ??= { errorType: event.InvokeComplete.ErrorCode, errorMessage: event.InvokeComplete.ErrorDetails };
+      }
+      line(pending);
+    } catch (err) {
+      throw this.mapInvokeError(err, functionName, ctx);
+    }
+    if (result) return result;
+    const { errorType, errorMessage } = failure ?? { errorType: 'NoResult', errorMessage: 'the stream ended without a result' };
+    this.log({ level: 'error', msg: 'runner function error (streamed)', requestId: ctx.requestId, functionName, errorType, errorMessage });
+    if (errorType === 'RuntimeUnavailableError') throw new RuntimeUnavailableError(request.runtime);
+    const timedOut = errorType === 'Sandbox.Timedout' || /timed out/i.test(errorMessage ?? '');
+    throw new BackendError(timedOut ? 'the runner timed out' : 'the runner failed', timedOut ? 504 : 502);
   }
 
   /** The window closed with the program still running: record the execution and answer 202. */

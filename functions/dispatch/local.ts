@@ -11,6 +11,7 @@ import {
   type DispatchOutcome,
   type Dispatcher,
   type ExecutionContext,
+  type LiveOutput,
 } from './types.js';
 
 export interface LocalDispatcherOptions {
@@ -40,6 +41,7 @@ export const INTERRUPTED_MESSAGE = 'the server stopped before the execution fini
 
 interface Job {
   request: ValidExecuteRequest;
+  live?: LiveOutput;
   /** The background execution's id (none for a request whose client waits). */
   id?: string;
   signal?: AbortSignal;
@@ -65,6 +67,7 @@ export class ExecutionAbortedError extends Error {
  * running is `interrupted`).
  */
 export class LocalDispatcher implements Dispatcher {
+  readonly liveOutput = true;
   private readonly runner: LocalDispatcherOptions['runner'];
   private readonly concurrency: number;
   private readonly queueSize: number;
@@ -113,8 +116,8 @@ export class LocalDispatcher implements Dispatcher {
     if (!(await this.runner.locate(request.runtime))) throw new RuntimeUnavailableError(request.runtime);
     const short = await this.runner.capacity(request);
     if (short) throw new CapacityError(short, this.retryAfterSeconds());
-    if (exceedsSyncBudget(request, this.budget)) return this.accept(request, ctx.tenant);
-    const result = await this.enqueue({ request, signal: ctx.signal });
+    if (!ctx.live && exceedsSyncBudget(request, this.budget)) return this.accept(request, ctx.tenant);
+    const result = await this.enqueue({ request, signal: ctx.signal, live: ctx.live });
     return { kind: 'completed', result };
   }
 
@@ -207,6 +210,7 @@ export class LocalDispatcher implements Dispatcher {
 
   private enqueue(job: Omit<Job, 'resolve' | 'reject'>, options: { admitted?: boolean } = {}): Promise<ExecuteResult> {
     if (!options.admitted) this.admit();
+    job.live?.onAdmitted();
     const promise = new Promise<ExecuteResult>((resolve, reject) => {
       const full: Job = { ...job, resolve, reject };
       if (this.running < this.concurrency) {
@@ -242,7 +246,12 @@ export class LocalDispatcher implements Dispatcher {
     const started = performance.now();
     const signal = job.signal ? AbortSignal.any([job.signal, this.shutdown.signal]) : this.shutdown.signal;
     this.runner
-      .execute(job.request, { signal, parallel: this.concurrency, extraSlot: () => this.extraSlot() })
+      .execute(job.request, {
+        signal,
+        parallel: this.concurrency,
+        extraSlot: () => this.extraSlot(),
+        ...(job.live ? { onOutput: job.live.onOutput, onCompile: job.live.onCompile } : {}),
+      })
       .then(job.resolve, job.reject)
       .finally(() => {
         this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - started);

@@ -49,6 +49,8 @@ export function staticRuntimes(versions: Partial<Record<RuntimeId, string>>, dep
 
 /** Sends each request to the synchronous or the task backend according to the policy. */
 export class RoutingDispatcher implements Dispatcher {
+  /** Lambda streams live; a request sent to a task is answered at once (accepted) and polled. */
+  readonly liveOutput = true;
   constructor(
     private readonly backends: { sync: Dispatcher; task: Dispatcher },
     private readonly policy: RoutePolicy = DEFAULT_ROUTE_POLICY,

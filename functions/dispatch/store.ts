@@ -47,7 +47,31 @@ const MIGRATIONS = [
    );
    CREATE INDEX executions_expiry ON executions (expires_at) WHERE expires_at IS NOT NULL;
    CREATE INDEX executions_finished ON executions (finished_at) WHERE finished_at IS NOT NULL;`,
+  // Idempotency keys (API.md "Idempotency"): a request's fingerprint, then its stored response.
+  `CREATE TABLE idempotency (
+     owner TEXT NOT NULL,
+     key TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     response TEXT,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (owner, key)
+   );
+   CREATE INDEX idempotency_expiry ON idempotency (expires_at);`,
 ];
+
+/** A response kept for an idempotency key: its status, body and Location. */
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+  location?: string;
+}
+
+/** What claiming an idempotency key found. */
+export type Claim =
+  | { state: 'claimed' }
+  | { state: 'running' }
+  | { state: 'mismatch' }
+  | { state: 'done'; response: StoredResponse };
 
 const FILE = 'runtools.db';
 
@@ -100,6 +124,13 @@ export class ExecutionStore {
       sweep: db.prepare(`DELETE FROM executions WHERE expires_at IS NOT NULL AND expires_at <= ?`),
       count: db.prepare(`SELECT count(*) AS n FROM executions`),
       evict: db.prepare(`DELETE FROM executions WHERE id IN (SELECT id FROM executions WHERE finished_at IS NOT NULL ORDER BY finished_at, rowid LIMIT ?)`),
+      claim: db.prepare(`INSERT INTO idempotency (owner, key, fingerprint, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+      idem: db.prepare(`SELECT fingerprint, response, expires_at FROM idempotency WHERE owner = ? AND key = ?`),
+      expireIdem: db.prepare(`DELETE FROM idempotency WHERE owner = ? AND key = ? AND expires_at <= ?`),
+      completeIdem: db.prepare(`UPDATE idempotency SET response = ?, expires_at = ? WHERE owner = ? AND key = ?`),
+      releaseIdem: db.prepare(`DELETE FROM idempotency WHERE owner = ? AND key = ? AND response IS NULL`),
+      interruptIdem: db.prepare(`UPDATE idempotency SET response = ?, expires_at = ? WHERE response IS NULL`),
+      sweepIdem: db.prepare(`DELETE FROM idempotency WHERE expires_at <= ?`),
       meta: db.prepare(`SELECT value FROM meta WHERE key = ?`),
       setMeta: db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`),
     };
@@ -185,6 +216,41 @@ export class ExecutionStore {
 
   count(): number {
     return (this.statements.count.get() as { n: number }).n;
+  }
+
+  /**
+   * Claims `key` of `owner` for a request with this fingerprint (one transaction): `claimed` when
+   * it was free (or expired), `running` / `done` when a request with the same fingerprint has it,
+   * `mismatch` when another request does.
+   */
+  claimKey(owner: string, key: string, fingerprint: string, ttlMs: number, now = Date.now()): Claim {
+    return this.db.transaction((): Claim => {
+      this.statements.expireIdem.run(owner, key, now);
+      if (this.statements.claim.run(owner, key, fingerprint, now + ttlMs).changes === 1) return { state: 'claimed' };
+      const row = this.statements.idem.get(owner, key) as { fingerprint: string; response: string | null } | undefined;
+      if (!row) return { state: 'claimed' };
+      if (row.fingerprint !== fingerprint) return { state: 'mismatch' };
+      return row.response === null ? { state: 'running' } : { state: 'done', response: JSON.parse(row.response) as StoredResponse };
+    })();
+  }
+
+  /** Keeps the response of a claimed key for `ttlMs`. */
+  completeKey(owner: string, key: string, response: StoredResponse, ttlMs: number, now = Date.now()): void {
+    this.statements.completeIdem.run(JSON.stringify(response), now + ttlMs, owner, key);
+  }
+
+  /** Frees a claimed key without a response (the request failed: a retry runs it). */
+  releaseKey(owner: string, key: string): void {
+    this.statements.releaseIdem.run(owner, key);
+  }
+
+  /** Keys still running when a server stopped: their response says so (the program may have run). */
+  interruptKeys(response: StoredResponse, ttlMs: number, now = Date.now()): number {
+    return this.statements.interruptIdem.run(JSON.stringify(response), now + ttlMs).changes;
+  }
+
+  sweepKeys(now = Date.now()): void {
+    this.statements.sweepIdem.run(now);
   }
 
   close(): void {

@@ -1,4 +1,12 @@
-import type { Execution, ExecuteResult, RuntimeInfo, ValidExecuteRequest } from '../contract.js';
+import type { CompileResult, Execution, ExecuteResult, RuntimeInfo, ValidExecuteRequest } from '../contract.js';
+
+/** Live output of one execution (Accept: text/event-stream). */
+export interface LiveOutput {
+  onOutput(stream: 'stdout' | 'stderr', chunk: Buffer): void;
+  onCompile(compile: CompileResult): void;
+  /** Called once the request is admitted (queued or running): past this point errors are the stream's. */
+  onAdmitted(): void;
+}
 
 /** Who is asking and for which HTTP request. */
 export interface ExecutionContext {
@@ -6,6 +14,8 @@ export interface ExecutionContext {
   tenant: string;
   requestId: string;
   signal?: AbortSignal;
+  /** Stream the execution's output as it comes; such a request is never answered 202. */
+  live?: LiveOutput;
 }
 
 /** A finished execution, or one accepted to run in the background (HTTP 202). */
@@ -15,6 +25,8 @@ export type DispatchOutcome =
 
 /** Where executions run: in this process (local), on Lambda, or on Fargate. The API only knows this. */
 export interface Dispatcher {
+  /** Calls `ctx.live` as output arrives (else a live request gets its output with the result). */
+  readonly liveOutput?: boolean;
   execute(request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome>;
   /** The execution, or null when it does not exist or belongs to another tenant (both → 404). */
   getExecution(id: string, tenant: string): Promise<Execution | null>;

@@ -16,10 +16,11 @@ import { runSuite, type SuiteProgram, type TestRun } from './grading/suite.js';
 import { CompileCache, MAX_TREE_ENTRIES } from './compile-cache.js';
 import { CapacityError, ExecutionInterruptedError, isNoSpace, SandboxFault } from '../errors.js';
 import { checkBeneath, checkTreeBeneath, copyOutOf, copyTreeOutOf, relativeBeneath, UnsafeFileError } from './hostile-fs.js';
+import { collectOutputs, type OutputBounds } from './outputs.js';
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { findToolchain, getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
-import { baseEnv, type ResourceLimits, type Sandbox, type SandboxSpawn, type StartedInterpreter } from './sandbox/types.js';
+import { baseEnv, type OutputListener, type ResourceLimits, type Sandbox, type SandboxSpawn, type StartedInterpreter } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
 import { setWorkspaceQuota, writeFiles, type Workspace, type WorkspaceQuota } from './workspace.js';
 
@@ -48,6 +49,8 @@ export interface RunnerOptions {
   compileCacheBytes?: number;
   /** Where the build cache lives. @default /dev/shm/runtools-builds */
   compileCacheDir?: string;
+  /** How much of the work directory a request's `outputs` bring back (outputs.ts has the defaults). */
+  outputBounds?: Partial<OutputBounds>;
 }
 
 export const DEFAULT_RUN_LIMITS: ResourceLimits = {
@@ -81,6 +84,10 @@ export interface ExecuteOptions {
    * suite runs up to `parallel` tests at once.
    */
   extraSlot?: () => (() => void) | null;
+  /** Live output of the run phase (not of a suite's tests), as it arrives, within the caps. */
+  onOutput?: OutputListener;
+  /** Called with the compile's result as soon as the compile phase ends (compiled runtimes). */
+  onCompile?: (compile: CompileResult) => void;
 }
 
 /** A program with its build made once, for the tests of a suite: each run gets a fresh workspace with the build copied in. */
@@ -136,6 +143,7 @@ export class Runner {
   private readonly located = new Map<RuntimeId, Promise<Located | null>>();
   private readonly cache: CompileCache | null;
   private readonly minFreeBytes: number;
+  private readonly outputBounds: Partial<OutputBounds>;
   /** Workspaces of finished executions still being removed. */
   private readonly cleanups = new Set<Promise<void>>();
 
@@ -145,6 +153,7 @@ export class Runner {
     this.outputLimitBytes = options.outputLimitBytes ?? MiB;
     this.compileTimeoutMs = options.compileTimeoutMs ?? 60_000;
     this.minFreeBytes = options.minFreeBytes ?? 32 * MiB;
+    this.outputBounds = options.outputBounds ?? {};
     setWorkspaceQuota(this.workRoot, options.workspaceQuota ?? null, this.sandbox.mounter);
     this.runLimits = { ...DEFAULT_RUN_LIMITS, ...options.limits };
     this.compileLimits = { ...DEFAULT_COMPILE_LIMITS, ...options.compileLimits };
@@ -297,6 +306,7 @@ export class Runner {
       if (rt.compile) {
         const outcome = await this.compile(rt, ws, { ...ctx, memoryBytes: this.compileLimits.memoryBytes }, found, options.signal);
         compile = outcome.compile;
+        options.onCompile?.(compile);
         if (outcome.failed) {
           return {
             stdout: compile.stdout,
@@ -323,8 +333,9 @@ export class Runner {
         timeoutMs: req.timeout,
         limits: this.limitsFor(req),
         signal: options.signal,
+        onOutput: options.onOutput,
       });
-      return {
+      const result: ExecuteResult = {
         stdout: outcome.stdout,
         stderr: outcome.stderr,
         exitCode: outcome.exitCode,
@@ -339,6 +350,9 @@ export class Runner {
         runtime: rt.id,
         version: found.version,
       };
+      // What the program left in its work directory, read before the workspace goes (API.md "Files out").
+      if (req.outputs) Object.assign(result, await collectOutputs(ws.dirs.work, req.outputs, this.outputBounds));
+      return result;
     } finally {
       this.release(ws);
     }
@@ -501,7 +515,7 @@ export class Runner {
     ctx: CommandContext,
     cmd: Command,
     env: Record<string, string>,
-    phase: Pick<SandboxSpawn, 'overlays' | 'writableOut' | 'stdin' | 'timeoutMs' | 'limits' | 'signal'>,
+    phase: Pick<SandboxSpawn, 'overlays' | 'writableOut' | 'stdin' | 'timeoutMs' | 'limits' | 'signal' | 'onOutput'>,
   ): Promise<ProcessOutcome> {
     const spec: SandboxSpawn = {
       id: ws.id,

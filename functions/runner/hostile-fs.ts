@@ -188,14 +188,124 @@ export interface TreeSize {
   bytes: number;
 }
 
+/** What a walk does with the entries of a tree (see walkEntries). */
+interface WalkSteps {
+  maxEntries: number;
+  maxDepth: number;
+  /**
+   * Something the walk will not open or go into (a link, FIFO, socket or device; a directory
+   * nested too deep; the entry past maxEntries): throws to refuse the whole tree, or says whether
+   * to skip just that entry or stop the walk.
+   */
+  refuse(err: UnsafeFileError): 'skip' | 'stop';
+  /** An entry that could not be opened for another reason (EACCES, …): rethrown unless this says otherwise. */
+  unopenable?(err: NodeJS.ErrnoException): 'skip' | 'stop';
+  /** Whether to go into the directory `sub` (false: it is never opened); first called with '' for the walked directory itself. */
+  directory(sub: string): boolean | Promise<boolean>;
+  /** Whether to open the regular file `sub` (false: it is never opened). @default every file */
+  wants?(sub: string): boolean;
+  /** A regular file, opened without following links and checked on its descriptor (`st`); 'stop' ends the walk. */
+  file(sub: string, handle: FileHandle, st: Stats): Promise<'stop' | void>;
+}
+
+/**
+ * Walks the directory `rel` beneath `root` (`parts` its components; none: `root` itself) without
+ * following any link: what an entry is comes from lstat, so a link, FIFO, socket or device is
+ * never opened, and a swap after that is caught when opening (O_NOFOLLOW, O_NONBLOCK) or on the
+ * descriptor (fstat). Each directory is listed through its own descriptor and each file read from
+ * its own, so swapping names during the walk changes nothing. Entries come in path order (each
+ * listing sorted, a directory's name as if it ended in `/`), parents first. False when it stopped
+ * early.
+ */
+async function walkEntries(root: string, rel: string, parts: readonly string[], steps: WalkSteps): Promise<boolean> {
+  let entries = 0;
+  const refuse = (reason: Refusal, at: string, detail = `${at} is ${PHRASES[reason]}`) => new UnsafeFileError(reason, rel, detail);
+  /** The refusal of one entry: true when the walk goes on. */
+  const skip = (err: unknown): boolean => {
+    if (err instanceof UnsafeFileError) return steps.refuse(err) === 'skip';
+    const errno = err as NodeJS.ErrnoException;
+    if (steps.unopenable && typeof errno?.code === 'string') return steps.unopenable(errno) === 'skip';
+    throw err;
+  };
+
+  async function walk(dir: FileHandle, sub: string, depth: number): Promise<boolean> {
+    const found: { name: string; st: Stats; key: string }[] = [];
+    const listing = await opendir(`/proc/self/fd/${dir.fd}`, { bufferSize: 64 });
+    try {
+      for await (const entry of listing) {
+        if (++entries > steps.maxEntries && !skip(refuse('too-many', rel, `${rel || '.'} holds more than ${steps.maxEntries} entries`))) return false;
+        const st = await lstat(`/proc/self/fd/${dir.fd}/${entry.name}`).catch(() => null);
+        if (st) found.push({ name: entry.name, st, key: st.isDirectory() ? `${entry.name}/` : entry.name });
+        // else: removed meanwhile
+      }
+    } finally {
+      await listing.close().catch(() => {});
+    }
+    found.sort((a, b) => (a.key < b.key ? -1 : 1));
+    for (const { name, st } of found) {
+      const child = sub ? `${sub}/${name}` : name;
+      const at = rel ? `${rel}/${child}` : child;
+      if (st.isDirectory()) {
+        if (depth + 1 > steps.maxDepth) {
+          if (skip(refuse('too-deep', at, `${at} is nested more than ${steps.maxDepth} levels deep`))) continue;
+          return false;
+        }
+        if (!(await steps.directory(child))) continue;
+        let next: FileHandle;
+        try {
+          next = await openIn(dir, name, false, rel, at);
+        } catch (err) {
+          if (skip(err)) continue;
+          return false;
+        }
+        try {
+          if (!(await walk(next, child, depth + 1))) return false;
+        } finally {
+          await next.close();
+        }
+        continue;
+      }
+      const kind = kindOf(st);
+      if (kind) {
+        if (skip(refuse(kind, at))) continue;
+        return false;
+      }
+      if (steps.wants && !steps.wants(child)) continue;
+      let file: FileHandle;
+      try {
+        file = await openIn(dir, name, true, rel, at);
+      } catch (err) {
+        if (skip(err)) continue;
+        return false;
+      }
+      try {
+        const fst = await file.stat();
+        const swapped = kindOf(fst);
+        if (swapped) {
+          if (skip(refuse(swapped, at))) continue;
+          return false;
+        }
+        if ((await steps.file(child, file, fst)) === 'stop') return false;
+      } finally {
+        await file.close();
+      }
+    }
+    return true;
+  }
+
+  const dir = await openDirBeneath(root, rel, parts);
+  try {
+    return (await steps.directory('')) ? await walk(dir, '', 0) : true;
+  } finally {
+    await dir.close();
+  }
+}
+
 /**
  * Walks the directory `rel` beneath `root`: every entry in it must be a regular file or a
- * directory, reached without following any link; a link, FIFO, socket or device anywhere (never
- * opened: lstat says what it is, and a swap after that is caught on the descriptor), or a tree
- * beyond `limits`, refuses the whole tree (UnsafeFileError naming the entry). Each directory is
- * listed through its own descriptor and each file read from its own, so swapping names during
- * the walk changes nothing. `visit` receives every directory and file (relative to `rel`),
- * parents first.
+ * directory, reached without following any link; a link, FIFO, socket or device anywhere, or a
+ * tree beyond `limits`, refuses the whole tree (UnsafeFileError naming the entry). `visit`
+ * receives every directory and file (relative to `rel`), parents first.
  */
 async function walkTree(
   root: string,
@@ -205,60 +315,92 @@ async function walkTree(
 ): Promise<TreeSize> {
   const parts = segments(rel);
   if (!parts) throw new UnsafeFileError('bad-path', rel, PHRASES['bad-path']);
-  const maxDepth = limits.maxDepth ?? 64;
   const size: TreeSize = { files: 0, directories: 0, bytes: 0 };
-  let entries = 0;
-  const refuse = (reason: Refusal, at: string, detail = `${at} is ${PHRASES[reason]}`) => new UnsafeFileError(reason, rel, detail);
-
-  async function walk(dir: FileHandle, sub: string, depth: number): Promise<void> {
+  const directory = async (sub: string) => {
     size.directories++;
     await visit?.directory(sub);
-    const listing = await opendir(`/proc/self/fd/${dir.fd}`, { bufferSize: 64 });
-    try {
-      for await (const entry of listing) {
-        const name = entry.name;
-        const child = sub ? `${sub}/${name}` : name;
-        const at = `${rel}/${child}`;
-        if (++entries > limits.maxEntries) throw refuse('too-many', rel, `${rel} holds more than ${limits.maxEntries} entries`);
-        const st = await lstat(`/proc/self/fd/${dir.fd}/${name}`).catch(() => null);
-        if (!st) continue; // removed meanwhile
-        if (st.isDirectory()) {
-          if (depth + 1 > maxDepth) throw refuse('too-deep', at, `${at} is nested more than ${maxDepth} levels deep`);
-          const next = await openIn(dir, name, false, rel, at);
-          try {
-            await walk(next, child, depth + 1);
-          } finally {
-            await next.close();
-          }
-          continue;
-        }
-        const kind = kindOf(st);
-        if (kind) throw refuse(kind, at);
-        const file = await openIn(dir, name, true, rel, at);
-        try {
-          const fst = await file.stat();
-          const swapped = kindOf(fst);
-          if (swapped) throw refuse(swapped, at);
-          const budget = limits.maxBytes - size.bytes;
-          if (fst.size > budget) throw refuse('too-large', at, `${rel} holds more than ${limits.maxBytes} bytes (${at}: ${fst.size})`);
-          size.files++;
-          size.bytes += visit ? await visit.file(child, file, fst.size, budget) : fst.size;
-        } finally {
-          await file.close();
-        }
-      }
-    } finally {
-      await listing.close().catch(() => {});
-    }
-  }
+    return true;
+  };
+  await walkEntries(root, rel, parts, {
+    maxEntries: limits.maxEntries,
+    maxDepth: limits.maxDepth ?? 64,
+    refuse: (err) => {
+      throw err;
+    },
+    directory,
+    file: async (sub, handle, st) => {
+      const budget = limits.maxBytes - size.bytes;
+      if (st.size > budget) throw new UnsafeFileError('too-large', rel, `${rel} holds more than ${limits.maxBytes} bytes (${rel}/${sub}: ${st.size})`);
+      size.files++;
+      size.bytes += visit ? await visit.file(sub, handle, st.size, budget) : st.size;
+    },
+  });
+  return size;
+}
 
-  const dir = await openDirBeneath(root, rel, parts);
-  try {
-    await walk(dir, '', 0);
-    return size;
-  } finally {
-    await dir.close();
+/** Why an entry a program left cannot be opened, when that is no fault of ours: scanDirectory skips it. */
+const UNOPENABLE = new Set(['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'ELOOP', 'ENXIO']);
+
+/** Bounds of a lenient walk (scanDirectory): entries seen (files and directories), nesting. */
+export interface ScanLimits {
+  maxEntries: number;
+  /** @default 64 */
+  maxDepth?: number;
+}
+
+/**
+ * Walks the trusted directory `root` itself, in path order, for what a program left there: like
+ * walkTree it never follows a link nor opens anything but regular files and directories, but it
+ * skips what walkTree refuses (links, FIFOs, sockets, devices; directories nested deeper than
+ * `maxDepth`) and stops after `maxEntries` entries. Entries it cannot open (no permission, removed
+ * meanwhile) are skipped too. `enter` says which directories to go into, `wants` which regular
+ * files to open; `file` gets each opened one (relative path, descriptor, its fstat) and may stop
+ * the walk. Resolves whether it saw every entry it would have (false: an entry or depth bound cut
+ * it short, or `file` stopped it).
+ */
+export function scanDirectory(
+  root: string,
+  limits: ScanLimits,
+  visit: { enter(sub: string): boolean; wants(sub: string): boolean; file(sub: string, handle: FileHandle, st: Stats): Promise<'stop' | void> },
+): Promise<boolean> {
+  let complete = true;
+  return walkEntries(root, '', [], {
+    maxEntries: limits.maxEntries,
+    maxDepth: limits.maxDepth ?? 64,
+    refuse: (err) => {
+      if (err.reason === 'too-many') return 'stop';
+      if (err.reason === 'too-deep') complete = false;
+      return 'skip';
+    },
+    // A program can make a file or folder its own user cannot open (mode 000): it is left out.
+    unopenable: (err) => {
+      if (!UNOPENABLE.has(err.code ?? '')) throw err;
+      return 'skip';
+    },
+    directory: (sub) => sub === '' || visit.enter(sub),
+    wants: (sub) => visit.wants(sub),
+    file: (sub, handle, st) => visit.file(sub, handle, st),
+  }).then((finished) => finished && complete);
+}
+
+/**
+ * Reads a regular file from its start through its descriptor, at most `maxBytes` + 1 bytes: a
+ * result longer than `maxBytes` says the file is over that bound (it may have grown since its
+ * fstat). `sizeHint` (its fstat size) sizes the first read.
+ */
+export async function readAtMost(handle: FileHandle, maxBytes: number, sizeHint = 0): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const want = Math.min(maxBytes + 1 - total, total === 0 ? Math.max(1, Math.min(sizeHint + 1, CHUNK)) : CHUNK);
+    if (want <= 0) break;
+    const buf = Buffer.allocUnsafe(want);
+    const { bytesRead } = await handle.read(buf, 0, want, total);
+    if (bytesRead === 0) break;
+    chunks.push(buf.subarray(0, bytesRead));
+    total += bytesRead;
   }
+  return Buffer.concat(chunks, total);
 }
 
 /** Checks that `rel` beneath `root` is a directory of regular files and directories only, within `limits` (UnsafeFileError if not). */

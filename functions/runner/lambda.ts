@@ -9,9 +9,10 @@
  * is an error of type `RunnerError` with a message fit for logs, never for users.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
-import { executeRequestSchema, DEFAULT_LIMITS, type ExecuteResult } from '../contract.js';
+import { executeRequestSchema, DEFAULT_LIMITS, type CompileResult, type ExecuteResult } from '../contract.js';
 import { createRunner, createSandbox, RuntimeUnavailableError, type Runner } from './index.js';
 import { defaultWorkRoot } from './paths.js';
 import { failedOutcome, fetchStoredEvent, RunnerError, storeOutcome } from './outcome.js';
@@ -29,7 +30,18 @@ const EventSchema = z.object({
  * Where the exchange goes through S3 (outcome.ts): `requestUrl` instead of `request` for a request
  * too big to invoke with, `resultUrl` when the API may stop waiting (it then polls the result object).
  */
-const LinksSchema = z.object({ requestUrl: z.url().optional(), resultUrl: z.url().optional() });
+const LinksSchema = z.object({ requestUrl: z.url().optional(), resultUrl: z.url().optional(), stream: z.boolean().optional() });
+
+/**
+ * One line of a streamed invocation's response (`stream: true` in the event; NDJSON through the
+ * Runtime API's streaming response mode): the compile's result, output chunks (base64: a chunk
+ * may end inside a UTF-8 sequence), then the result or the error.
+ */
+export type StreamLine =
+  | { compile: CompileResult }
+  | { out: 'stdout' | 'stderr'; data: string }
+  | { result: ExecuteResult }
+  | { error: { errorType: string; errorMessage: string } };
 
 /** The invocation event the dispatcher sends: the request inline, or where to read it. */
 export type RunnerEvent = z.input<typeof EventSchema> | (z.input<typeof LinksSchema> & { requestUrl: string });
@@ -102,7 +114,11 @@ export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
     await emptyDir(scratchRoot);
   };
 
-  return async function handle(event: unknown, signal?: AbortSignal): Promise<ExecuteResult> {
+  return async function handle(
+    event: unknown,
+    signal?: AbortSignal,
+    live?: { onOutput(stream: 'stdout' | 'stderr', chunk: Buffer): void; onCompile(compile: CompileResult): void },
+  ): Promise<ExecuteResult> {
     const parsed = EventSchema.safeParse(event);
     if (!parsed.success) {
       throw new RunnerError(`invalid event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -113,7 +129,7 @@ export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
       // A suite's tests run one after another: after each run the sandbox kills every process but
       // the runner's (sweepAll: a program here shares the runner's user and can leave its group,
       // session and marker), which would kill a test running beside it.
-      return await engine.execute(parsed.data.request, { signal, parallel: 1 });
+      return await engine.execute(parsed.data.request, { signal, parallel: 1, ...(live ? { onOutput: live.onOutput, onCompile: live.onCompile } : {}) });
     } catch (err) {
       if (err instanceof RuntimeUnavailableError) throw new RunnerError(err.message, 'RuntimeUnavailableError');
       throw err;
@@ -133,6 +149,8 @@ interface RuntimeApi {
   next(): Promise<{ requestId: string; deadlineMs: number; event: unknown }>;
   /** `body` is the response's JSON text. */
   respond(requestId: string, body: string): Promise<void>;
+  /** A response in the streaming mode: the lines `produce` writes, as it writes them. */
+  stream(requestId: string, produce: (write: (line: StreamLine) => void) => Promise<void>): Promise<void>;
   fail(requestId: string | null, err: unknown): Promise<void>;
 }
 
@@ -163,6 +181,25 @@ function runtimeApi(address: string): RuntimeApi {
       return { requestId, deadlineMs, event };
     },
     respond: (requestId, result) => post(`${base}/invocation/${requestId}/response`, result),
+    stream: (requestId, produce) =>
+      new Promise<void>((resolve, reject) => {
+        // The Runtime API's streaming response mode: chunked, its bytes passed on as they come
+        // (docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming).
+        const req = httpRequest(
+          `${base}/invocation/${requestId}/response`,
+          { method: 'POST', headers: { 'lambda-runtime-function-response-mode': 'streaming', 'transfer-encoding': 'chunked', 'content-type': 'application/x-ndjson' } },
+          (res) => {
+            res.resume();
+            res.on('end', resolve);
+          },
+        );
+        req.on('error', reject);
+        const write = (line: StreamLine) => void req.write(`${JSON.stringify(line)}\n`);
+        produce(write).then(
+          () => req.end(),
+          (err: unknown) => req.end(`${JSON.stringify({ error: { errorType: err instanceof RunnerError ? err.name : 'RunnerError', errorMessage: err instanceof RunnerError ? err.message : 'the runner failed' } })}\n`),
+        );
+      }),
     async fail(requestId, err) {
       const body = errorBody(err);
       const url = requestId === null ? `${base}/init/error` : `${base}/invocation/${requestId}/error`;
@@ -201,6 +238,28 @@ export async function serveRuntimeApi(
     // The API may have stopped waiting: the stored outcome is what it reads then.
     const store = (outcome: Parameters<typeof storeOutcome>[1]) =>
       resultUrl ? storeOutcome(resultUrl, outcome, { attempts: 3 }) : Promise.resolve();
+    if (links.success && links.data.stream) {
+      // Live output (the API invoked with InvokeWithResponseStream): lines as the program writes.
+      try {
+        await api.stream(requestId, async (write) => {
+          try {
+            const result = await handle(requestUrl ? await fetchStoredEvent(requestUrl, { attempts: 3 }) : event, abort.signal, {
+              onOutput: (out, chunk) => write({ out, data: chunk.toString('base64') }),
+              onCompile: (compile) => write({ compile }),
+            });
+            write({ result });
+          } catch (err) {
+            console.error(JSON.stringify({ level: 'error', requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+            throw err;
+          }
+        });
+      } catch (err) {
+        console.error(JSON.stringify({ level: 'error', requestId, msg: 'the streamed response failed', error: (err as Error).message }));
+      } finally {
+        clearTimeout(timer);
+      }
+      continue;
+    }
     try {
       const result = await handle(requestUrl ? await fetchStoredEvent(requestUrl, { attempts: 3 }) : event, abort.signal);
       const body = JSON.stringify(result);

@@ -1,7 +1,8 @@
 /** Collects one output stream up to a byte cap; never buffers past it. */
 export class OutputCollector {
   private readonly chunks: Buffer[] = [];
-  private size = 0;
+  /** Bytes kept. */
+  size = 0;
   /** True once the stream produced more than the cap. */
   overflowed = false;
 

@@ -62,6 +62,8 @@ export interface SuperviseOptions {
   /** Called once the process is gone: waits for the rest of its tree and reads its accounting. */
   settle?(): Promise<CgroupUsage | null>;
   signal?: AbortSignal;
+  /** Output as it arrives, within the caps (live output). */
+  onOutput?(stream: 'stdout' | 'stderr', chunk: Buffer): void;
 }
 
 /** The signal name for 128+N exit statuses, as shells and sandboxes report them. */
@@ -110,7 +112,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
       }
     };
     const streams = { stdout: child.stdout!, stderr: child.stderr! };
-    const output = captureOutput(streams, opts.outputLimitBytes, () => kill('output'));
+    const output = captureOutput(streams, opts.outputLimitBytes, () => kill('output'), opts.onOutput);
     // The program has ended: whatever happens after (teardown, draining) is not its timeout.
     const reportOver = readReport(opts.report?.(child), (r) => {
       report = r;

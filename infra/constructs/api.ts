@@ -11,6 +11,9 @@ import type { UsagePlanSettings } from '../config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** Integration timeout of the routes that stream while a program runs, s: Lambda's 15 minutes, less a moment for the function. */
+export const STREAMED_TIMEOUT_SECONDS = 894;
+
 export interface RuntoolsApiProps {
   /** The API function's configuration, as environment variables (RUNTOOLS_DEPLOYMENT…). */
   environment: Record<string, string>;
@@ -92,8 +95,9 @@ export class RuntoolsApi extends Construct {
       architecture: lambda.Architecture.X86_64,
       memorySize: props.memoryMiB ?? 1024,
       reservedConcurrentExecutions: props.reservedConcurrency,
-      // API Gateway stops waiting at its integration timeout; a moment more lets the function log and clean up.
-      timeout: Duration.seconds((props.integrationTimeoutSeconds ?? 29) + 6),
+      // A streamed request (live output, MCP) holds the function as long as its execution runs, up to
+      // the streamed integrations' timeout; a moment more lets the function log and clean up.
+      timeout: Duration.seconds(STREAMED_TIMEOUT_SECONDS + 6),
       role: this.role,
       logGroup,
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
@@ -128,6 +132,12 @@ export class RuntoolsApi extends Construct {
       responseTransferMode: apigw.ResponseTransferMode.STREAM,
     };
     const integration = new apigw.LambdaIntegration(this.function, integrationOptions);
+    // Routes that may hold a request while a program runs (POST /v1/execute with live output, MCP
+    // tool calls): in STREAM mode the integration timeout may be up to 15 minutes
+    // (docs.aws.amazon.com/apigateway/latest/developerguide/response-streaming-http.html, "you can
+    // configure the integration timeout up to 15 minutes"), and a stream stays open while it is
+    // written to (idle timeout 5 minutes on a regional endpoint; the API pings every 15 s).
+    const streamedOptions: apigw.LambdaIntegrationOptions = { ...integrationOptions, timeout: Duration.seconds(STREAMED_TIMEOUT_SECONDS) };
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: 'runtools',
       description: 'runtools: run code in isolated sandboxes',
@@ -173,7 +183,8 @@ export class RuntoolsApi extends Construct {
     // without touching the other routes; /v1/{proxy+} keeps every other /v1 route where it was.
     const v1 = this.api.root.addResource('v1');
     v1.addProxy({ anyMethod: true });
-    v1.addResource('execute').addMethod('POST', new apigw.LambdaIntegration(this.function, integrationOptions));
+    v1.addResource('execute').addMethod('POST', new apigw.LambdaIntegration(this.function, streamedOptions));
+    this.api.root.addResource('mcp').addMethod('ANY', new apigw.LambdaIntegration(this.function, streamedOptions));
 
     const responses: Array<[string, apigw.ResponseType, string, string, string, Record<string, string>?]> = [
       ['InvalidKey', apigw.ResponseType.INVALID_API_KEY, '401', 'unauthorized', 'missing or invalid API key: send it in the x-api-key header'],

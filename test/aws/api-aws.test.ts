@@ -4,7 +4,9 @@ import { pidNamespacesAvailable } from './helpers/namespaces.js';
 // Without PID namespaces (unprivileged CI) these tests cannot run safely: see helpers/namespaces.ts.
 const NAMESPACES = pidNamespacesAvailable();
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { Runtools } from '../../sdk/index.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { readEvents, Runtools } from '../../sdk/index.js';
 import { ExecuteRequestSchema } from '../../functions/contract.js';
 import { ExecutionObjects } from '../../functions/dispatch/execution-objects.js';
 import { RESULT_WRITER_ROLE, startLocalAws, type LocalAws } from './helpers/local-aws.js';
@@ -288,6 +290,8 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
       expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')!.split(';')).toEqual(expect.arrayContaining(['content-length', 'content-type', 'if-none-match']));
       expect(headers['content-length']).toBe(String(Buffer.byteLength(body)));
       expect((await put(body)).ok).toBe(true);
+      // A second object under the same URL is refused (If-None-Match: *).
+      expect((await put(body)).status).toBe(412);
       const run = (key: string) =>
         fetch(`${aws.apiUrl}/v1/execute`, { method: 'POST', headers: { 'x-api-key': key, 'x-runtools-upload': id } }).then(async (r) => ({ status: r.status, body: await r.json() }));
       const bob = await run('key-bob');
@@ -346,6 +350,93 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     const other = await execute({ runtime: 'python', code: 'print(1)', tests: [{}], compare: { mode: 'checker', runtime: 'node', code: 'process.exit(0)' } });
     expect(other.status).toBe(400);
     expect(other.body.error.issues).toEqual([expect.objectContaining({ path: 'compare.runtime' })]);
+  });
+
+  describe('Accept: text/event-stream: live output end to end (API Gateway STREAM → API function → runner via InvokeWithResponseStream)', () => {
+    const sse = async (body: unknown) => {
+      const res = await fetch(`${aws.apiUrl}/v1/execute`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      const events: Array<{ event: string; data: any; at: number }> = [];
+      for await (const e of readEvents(res.body!)) events.push({ event: e.event, data: JSON.parse(e.data), at: Date.now() });
+      return events;
+    };
+
+    it('output arrives while the program runs, then the result', async () => {
+      const events = await sse({ runtime: 'python', code: 'import time\nprint("first", flush=True)\ntime.sleep(1.5)\nprint("second")' });
+      const result = events.at(-1)!;
+      expect(result.event).toBe('result');
+      // Chunks are what the pipe delivered (print may write "first" and "\n" apart).
+      expect(events[0]!.event).toBe('stdout');
+      expect('first\n'.startsWith(events[0]!.data.data)).toBe(true);
+      expect(events.slice(0, -1).every((e) => e.event === 'stdout')).toBe(true);
+      expect(events.slice(0, -1).map((e) => e.data.data).join('')).toBe('first\nsecond\n');
+      // The first line came while the program slept, not with its end.
+      expect(result.at - events[0]!.at).toBeGreaterThan(1000);
+      expect(result.data).toMatchObject({ stdout: 'first\nsecond\n', exitCode: 0, status: 'ok' });
+    });
+
+    it('a compile event first; a request past the window is never a 202', async () => {
+      const events = await sse({ runtime: 'go', code: 'package main\nimport "fmt"\nfunc main() { fmt.Println("streamed") }\n' });
+      expect(events.map((e) => e.event)).toEqual(['compile', 'stdout', 'result']);
+      expect(events[2]!.data).toMatchObject({ stdout: 'streamed\n', exitCode: 0 });
+      const short = await aws.startApi({ ...aws.deployment, syncBudgetMs: 500 });
+      try {
+        const res = await fetch(`${short.url}/v1/execute`, {
+          method: 'POST',
+          headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json', accept: 'text/event-stream' },
+          body: JSON.stringify({ runtime: 'python', code: 'import time\ntime.sleep(1.2)\nprint("late")' }),
+        });
+        expect(res.status).toBe(200);
+        const names = [];
+        for await (const e of readEvents(res.body!)) names.push(e.event);
+        expect(names.at(-1)).toBe('result');
+        expect(names.slice(0, -1).length).toBeGreaterThan(0);
+        expect(names.slice(0, -1).every((n) => n === 'stdout')).toBe(true);
+      } finally {
+        await short.close();
+      }
+    });
+  });
+
+  it('Idempotency-Key: the key is kept in the bucket; a repeat answers the first result, another request with it is 422', async () => {
+    const request = { runtime: 'python', code: 'import os\nprint(os.urandom(8).hex())', timeout: 5_000 };
+    const send = (body: unknown, key = 'key-alice') =>
+      fetch(`${aws.apiUrl}/v1/execute`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json', 'idempotency-key': 'aws-once' },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, headers: r.headers, body: (await r.json()) as any }));
+    const first = await send(request);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-runtools-features')).toContain('idempotency-key');
+    const again = await send(request);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.stdout).toBe(first.body.stdout);
+    expect((await send({ ...request, code: 'print(1)' })).status).toBe(422);
+    // Another key id is another tenant: its own run.
+    expect((await send(request, 'key-bob')).body.stdout).not.toBe(first.body.stdout);
+  });
+
+  it('files out and MCP work through the AWS path too', async () => {
+    const files = await execute({ runtime: 'python', code: 'open("report.txt", "w").write("done\\n")', outputs: ['*.txt'], timeout: 5_000 });
+    expect(files.status).toBe(200);
+    expect(files.body.files).toEqual([expect.objectContaining({ path: 'report.txt', encoding: 'utf8', content: 'done\n', size: 5 })]);
+    const client = new Client({ name: 'aws-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${aws.apiUrl}/mcp`), { requestInit: { headers: { 'x-api-key': 'key-alice' } } }));
+    try {
+      const tools = await client.listTools();
+      expect(tools.tools.map((t) => t.name).sort()).toEqual(['execute_code', 'list_runtimes']);
+      const out = await client.callTool({ name: 'execute_code', arguments: { runtime: 'python', code: 'print(6 * 7)', timeout: 5_000 } });
+      expect(out.isError).toBeFalsy();
+      expect(JSON.stringify(out.content)).toContain('42');
+    } finally {
+      await client.close();
+    }
   });
 
   it('unknown execution ids are 404', async () => {

@@ -46,14 +46,17 @@ describe('the stack (network none, defaults)', () => {
     const resources = ofType(template, 'AWS::ApiGateway::Resource');
     const integrations = Object.values(methods).map((m) => m.Properties!.Integration);
     expect(integrations.length).toBeGreaterThanOrEqual(5);
-    for (const integration of integrations) {
-      expect(integration).toMatchObject({ Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM', TimeoutInMillis: 29_000 });
+    const pathOf = (m: { Properties?: Record<string, any> }) => (m.Properties!.ResourceId?.Ref ? resources[m.Properties!.ResourceId.Ref]!.Properties!.PathPart : '/');
+    for (const method of Object.values(methods)) {
+      const integration = method.Properties!.Integration;
+      // Live output and MCP hold a request while the program runs: up to 15 minutes in STREAM mode.
+      const long = ['execute', 'mcp'].includes(pathOf(method));
+      expect(integration, pathOf(method)).toMatchObject({ Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM', TimeoutInMillis: long ? 894_000 : 29_000 });
       expect(JSON.stringify(integration.Uri)).toContain('/response-streaming-invocations');
     }
-    const execute = Object.values(methods).find((m) => {
-      const ref = m.Properties!.ResourceId?.Ref;
-      return ref && resources[ref]!.Properties!.PathPart === 'execute' && m.Properties!.HttpMethod === 'POST';
-    });
+    const api = Object.values(ofType(template, 'AWS::Lambda::Function')).find((f) => f.Properties!.Runtime === 'nodejs22.x')!;
+    expect(api.Properties!.Timeout).toBe(900);
+    const execute = Object.values(methods).find((m) => pathOf(m) === 'execute' && m.Properties!.HttpMethod === 'POST');
     expect(execute, 'POST /v1/execute').toBeDefined();
     const parent = resources[execute!.Properties!.ResourceId.Ref]!.Properties!.ParentId.Ref;
     expect(resources[parent]!.Properties!.PathPart).toBe('v1');
@@ -143,10 +146,12 @@ describe('the stack (network none, defaults)', () => {
     expect(new Set(actions)).toEqual(
       new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 'lambda:InvokeFunction', 'ecs:RunTask', 'ecs:DescribeTasks', 'iam:PassRole', 's3:GetObject', 's3:PutObject', 's3:DeleteObject', 'sts:AssumeRole']),
     );
-    // Deleting is for uploaded request bodies only, and nothing else under the bucket.
+    // Deleting is for uploaded request bodies and idempotency keys only, and nothing else under the bucket.
     const deletes = statementsOfRole(template, roleId).filter((s) => asList(s.Action).includes('s3:DeleteObject'));
     expect(deletes).toHaveLength(1);
     expect(JSON.stringify(deletes[0].Resource)).toMatch(/\/uploads\/\*"/);
+    expect(JSON.stringify(deletes[0].Resource)).toMatch(/\/idempotency\/\*"/);
+    expect(asList(deletes[0].Resource)).toHaveLength(2);
     const passRole = statementsOfRole(template, roleId).find((s) => asList(s.Action).includes('iam:PassRole'))!;
     expect(JSON.stringify(passRole.Resource)).toMatch(/ExecutionRole/);
     expect(JSON.stringify(passRole.Resource)).not.toMatch(/TaskRole/);

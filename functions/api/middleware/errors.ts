@@ -1,6 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { BackendError, CapacityError, QueueFullError, RuntimeUnavailableError, UnsupportedRequestError } from '../../dispatch/types.js';
+import { IdempotencyMismatchError } from '../../dispatch/idempotency.js';
 import { ExecutionInterruptedError, SandboxFault } from '../../errors.js';
 import type { AppEnv } from '../env.js';
 import { errorResponse } from '../errors.js';
@@ -22,6 +23,7 @@ export function errorHandler(log: Logger, maxBodyBytes: number): ErrorHandler<Ap
       return errorResponse(c, 429, 'rate_limited', `${err.message} (in about ${err.retryAfterSeconds} s)`);
     }
     if (err instanceof RuntimeUnavailableError) return errorResponse(c, 503, 'runtime_unavailable', err.message);
+    if (err instanceof IdempotencyMismatchError) return errorResponse(c, 422, 'idempotency_mismatch', err.message);
     if (err instanceof UnsupportedRequestError) return errorResponse(c, 400, 'invalid_request', err.message, [{ path: err.path, message: err.message }]);
     if (err instanceof CapacityError) {
       c.header('Retry-After', String(err.retryAfterSeconds));

@@ -1,8 +1,13 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { executeRequestSchema, ExecuteResultSchema, type Limits } from '../../contract.js';
-import type { Dispatcher } from '../../dispatch/types.js';
+import { fingerprintOf, IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY, runOnce, type IdempotencyStore, type StoredResponse } from '../../dispatch/idempotency.js';
+import { worstCaseMs } from '../../dispatch/policy.js';
+import type { DispatchOutcome, Dispatcher } from '../../dispatch/types.js';
 import type { AppEnv } from '../env.js';
+import { errorResponse } from '../errors.js';
+import type { Logger } from '../log.js';
+import { streamExecution, wantsEventStream } from './execute-stream.js';
 import { errorResponses, SECURITY } from './shared.js';
 
 const AcceptedSchema = z
@@ -24,7 +29,14 @@ function executeRoute(limits: Limits) {
       },
     },
     responses: {
-      200: { description: 'The program ran (whatever its exit code)', content: { 'application/json': { schema: ExecuteResultSchema } } },
+      200: {
+        description:
+          'The program ran (whatever its exit code). With `Accept: text/event-stream`: Server-Sent Events `compile`, `stdout` and `stderr` (`{"data": "<chunk>"}`) as the program writes, `: ping` comments, then `result` (this object) or `error`',
+        content: {
+          'application/json': { schema: ExecuteResultSchema },
+          'text/event-stream': { schema: z.string().meta({ description: 'Server-Sent Events (API.md "Live output")' }) },
+        },
+      },
       202: {
         description: 'Accepted to run in the background; `Location` points at the execution',
         headers: z.object({ Location: z.string() }),
@@ -36,10 +48,49 @@ function executeRoute(limits: Limits) {
 }
 
 /** POST /v1/execute: validates the request and hands it to the dispatcher. */
-export function registerExecute(app: OpenAPIHono<AppEnv>, deps: { dispatcher: Dispatcher; limits: Limits }): void {
+/** How long a duplicate waits for the first request with its key, beyond that request's worst case. */
+const DUPLICATE_WAIT_MARGIN_MS = 60_000;
+
+/** The response a 200 or 202 outcome gets, as an idempotency key keeps it. */
+function responseOf(outcome: DispatchOutcome): StoredResponse {
+  if (outcome.kind === 'accepted') return { status: 202, body: { id: outcome.id, status: outcome.status }, location: `/v1/executions/${outcome.id}` };
+  return { status: 200, body: outcome.result };
+}
+
+export function registerExecute(app: OpenAPIHono<AppEnv>, deps: { dispatcher: Dispatcher; limits: Limits; log: Logger; idempotency?: IdempotencyStore }): void {
   app.openapi(executeRoute(deps.limits), async (c) => {
     const request = c.req.valid('json');
     c.set('logFields', { ...c.get('logFields'), runtime: request.runtime, tenant: c.get('tenant') });
+    const key = c.req.header(IDEMPOTENCY_HEADER);
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      const message = 'Idempotency-Key must be 1 to 255 visible ASCII characters';
+      return errorResponse(c, 400, 'invalid_request', message, [{ path: 'Idempotency-Key', message }]) as never;
+    }
+    if (wantsEventStream(c.req.header('accept'))) {
+      if (key !== undefined) {
+        const message = 'Idempotency-Key applies to JSON requests: a streamed request runs while its client listens';
+        return errorResponse(c, 400, 'invalid_request', message, [{ path: 'Idempotency-Key', message }]) as never;
+      }
+      c.set('logFields', { ...c.get('logFields'), streamed: true });
+      if (request.tests) {
+        const message = 'tests cannot be streamed: send the suite without Accept: text/event-stream';
+        return errorResponse(c, 400, 'invalid_request', message, [{ path: 'tests', message }]) as never;
+      }
+      return streamExecution(c, deps, request) as never;
+    }
+    if (key !== undefined && deps.idempotency) {
+      const { response, replayed } = await runOnce(
+        deps.idempotency,
+        { owner: c.get('tenant'), key, fingerprint: fingerprintOf(request) },
+        async () => responseOf(await deps.dispatcher.execute(request, { tenant: c.get('tenant'), requestId: c.get('requestId'), signal: c.req.raw.signal })),
+        { maxWaitMs: worstCaseMs(request, 60_000) + DUPLICATE_WAIT_MARGIN_MS, signal: c.req.raw.signal },
+      );
+      c.header('Idempotency-Key', key);
+      if (replayed) c.header('Idempotent-Replayed', 'true');
+      if (response.location) c.header('Location', response.location);
+      c.set('logFields', { ...c.get('logFields'), idempotent: replayed ? 'replayed' : 'first' });
+      return c.json(response.body as never, response.status as 200) as never;
+    }
     const outcome = await deps.dispatcher.execute(request, {
       tenant: c.get('tenant'),
       requestId: c.get('requestId'),

@@ -234,6 +234,7 @@ export class BwrapSandbox implements Sandbox {
       timeoutMs: spec.timeoutMs,
       outputLimitBytes: spec.outputLimitBytes,
       signal: spec.signal,
+      onOutput: spec.onOutput,
       onSpawn: release,
       killTree: this.killTree(cgroup),
       report: (c) => c.stdio[STATUS_FD] as Readable | null,

@@ -139,6 +139,7 @@ export class ProcessSandbox implements Sandbox {
       timeoutMs: spec.timeoutMs,
       outputLimitBytes: spec.outputLimitBytes,
       signal: spec.signal,
+      onOutput: spec.onOutput,
       report: (child) => child.stdio[3] as Readable | null,
       killTree: (child, why) => {
         const pid = child.pid;

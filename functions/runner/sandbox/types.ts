@@ -54,7 +54,12 @@ export interface SandboxSpawn {
   outputLimitBytes: number;
   limits: ResourceLimits;
   signal?: AbortSignal;
+  /** Output as it arrives (live output), each chunk within the stream's cap. */
+  onOutput?: OutputListener;
 }
+
+/** Receives a program's output as it is read: `stream` and the bytes (never past the cap). */
+export type OutputListener = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 
 /** Sandboxes prepared ahead of requests: how many, where, and what they expose. */
 export interface PoolOptions {

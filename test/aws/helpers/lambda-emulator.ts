@@ -22,6 +22,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { EventStreamCodec } from '@smithy/core/event-streams';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const INIT = path.join(import.meta.dirname, 'lambda-init.sh');
@@ -58,6 +59,31 @@ export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
  */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
 
+/** Largest streamed response (docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html: 200 MB). */
+export const MAX_STREAMED_RESPONSE_BYTES = 200 * 1024 * 1024;
+
+/**
+ * InvokeWithResponseStream answers with AWS event-stream messages
+ * (docs.aws.amazon.com/lambda/latest/api/API_InvokeWithResponseStream.html): `PayloadChunk`
+ * events whose body is the bytes the function streamed, then one `InvokeComplete` (JSON, with
+ * `ErrorCode` / `ErrorDetails` when the invocation failed).
+ */
+const eventStream = new EventStreamCodec(
+  (bytes) => new TextDecoder().decode(bytes),
+  (text) => new TextEncoder().encode(text),
+);
+const streamEvent = (type: 'PayloadChunk' | 'InvokeComplete', body: Uint8Array, contentType: string) =>
+  Buffer.from(
+    eventStream.encode({
+      headers: {
+        ':event-type': { type: 'string', value: type },
+        ':message-type': { type: 'string', value: 'event' },
+        ':content-type': { type: 'string', value: contentType },
+      },
+      body,
+    }),
+  );
+
 export interface EmulatedFunction {
   /** Seconds before an invocation is cut off (Sandbox.Timedout) and its environment destroyed. @default 60 */
   timeoutSeconds?: number;
@@ -76,6 +102,8 @@ interface Invocation {
   payload: Buffer;
   deadlineMs: number;
   done: (outcome: { ok: true; body: Buffer } | { ok: false; body: Buffer; errorType: string }) => void;
+  /** InvokeWithResponseStream: a streamed response's bytes as the runtime sends them. */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 /** One execution environment, as the tests may inspect it. */
@@ -180,9 +208,10 @@ export class LambdaEmulator {
   }
 
   private async handleInvoke(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(req.url?.split('?')[0] ?? '');
+    const match = /^\/(2015-03-31\/functions\/([^/]+)\/invocations|2021-11-15\/functions\/([^/]+)\/response-streaming-invocations)$/.exec(req.url?.split('?')[0] ?? '');
     if (req.method !== 'POST' || !match) return sendError(res, 404, 'UnknownOperationException', 'unknown operation');
-    const name = decodeURIComponent(match[1]!);
+    const streaming = match[3] !== undefined;
+    const name = decodeURIComponent((match[2] ?? match[3])!);
     const fn = this.functions[name];
     const payload = await readBody(req);
     if (!fn) return sendError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}`);
@@ -210,8 +239,20 @@ export class LambdaEmulator {
     this.invocations.push({ fn: name, tenant, payload: parsed });
     const env = warm ?? this.launch(name, key);
     const timeoutMs = (fn.timeoutSeconds ?? 60) * 1000;
+    let started = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amz-executed-version': '$LATEST' });
+    };
     const outcome = await new Promise<Parameters<Invocation['done']>[0]>((resolve) => {
       const inv: Invocation = { id: randomUUID(), payload, deadlineMs: Date.now() + timeoutMs, done: resolve };
+      if (streaming) {
+        inv.onChunk = (chunk) => {
+          start();
+          res.write(streamEvent('PayloadChunk', chunk, 'application/octet-stream'));
+        };
+      }
       const timer = setTimeout(() => {
         this.destroy(env);
         resolve(failure('Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds ?? 60}.00 seconds`));
@@ -222,6 +263,13 @@ export class LambdaEmulator {
       };
       this.assign(env, inv);
     });
+    if (streaming) {
+      start();
+      if (outcome.ok && outcome.body.length) res.write(streamEvent('PayloadChunk', outcome.body, 'application/octet-stream'));
+      const complete = outcome.ok ? {} : { ErrorCode: outcome.errorType, ErrorDetails: outcome.body.toString('utf8') };
+      res.end(streamEvent('InvokeComplete', Buffer.from(JSON.stringify(complete)), 'application/json'));
+      return;
+    }
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amz-executed-version': '$LATEST' };
     if (!outcome.ok) headers['x-amz-function-error'] = 'Unhandled';
     res.writeHead(200, headers);
@@ -318,6 +366,28 @@ export class LambdaEmulator {
   private async handleRuntime(env: Environment, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '';
     env.requests.push({ method: req.method ?? '', url, agent: req.headers['user-agent'] ?? '' });
+    const streamed = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/response$/.exec(url);
+    if (req.method === 'POST' && streamed && req.headers['lambda-runtime-function-response-mode'] === 'streaming') {
+      // The runtime's streaming response mode: passed on as it comes to an InvokeWithResponseStream
+      // caller (kept whole, within the buffered limit, for a plain Invoke).
+      const inv = env.busy;
+      if (!inv || inv.id !== streamed[1]) return sendJson(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
+      const kept: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > (inv.onChunk ? MAX_STREAMED_RESPONSE_BYTES : MAX_RESPONSE_BYTES)) {
+          env.busy = null;
+          inv.done(failure('Function.ResponseSizeTooLarge', 'Response payload size exceeded maximum allowed payload size.'));
+          return sendJson(res, 413, { errorType: 'RequestEntityTooLarge', errorMessage: 'Exceeded maximum allowed payload size.' });
+        }
+        if (inv.onChunk) inv.onChunk(chunk as Buffer);
+        else kept.push(chunk as Buffer);
+      }
+      env.busy = null;
+      inv.done({ ok: true, body: Buffer.concat(kept) });
+      return sendJson(res, 202, { status: 'OK' });
+    }
     const body = await readBody(req);
     if (req.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') {
       if (env.busy) return refuseNext(res);

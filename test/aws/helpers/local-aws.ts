@@ -68,6 +68,41 @@ function makeS3rverReadAfterWrite(): void {
 }
 
 /**
+ * S3 creates an object with `If-None-Match: *` only where none exists (else 412
+ * PreconditionFailed; docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+ * s3rver ignores the header, so the emulator is made to honour it: create-once result URLs,
+ * single-object uploads and idempotency keys depend on it.
+ */
+function makeS3rverConditional(): void {
+  const require = createRequire(import.meta.url);
+  const controller = require('s3rver/lib/controllers/object.js') as { putObject: ((ctx: S3rverContext) => Promise<void>) & { conditional?: true } };
+  const S3Error = require('s3rver/lib/models/error.js') as new (code: string, message: string, detail?: Record<string, string>) => Error;
+  if (controller.putObject.conditional) return;
+  const original = controller.putObject;
+  const creating = new Set<string>();
+  const put = async (ctx: S3rverContext) => {
+    if (ctx.headers['if-none-match'] !== '*') return original(ctx);
+    const id = `${ctx.params.bucket}/${ctx.params.key}`;
+    if (creating.has(id) || (await ctx.store.existsObject(ctx.params.bucket, ctx.params.key))) {
+      throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+    }
+    creating.add(id);
+    try {
+      return await original(ctx);
+    } finally {
+      creating.delete(id);
+    }
+  };
+  controller.putObject = Object.assign(put, { conditional: true as const });
+}
+
+interface S3rverContext {
+  headers: Record<string, string | undefined>;
+  params: { bucket: string; key: string };
+  store: { existsObject(bucket: string, key: string): Promise<boolean> };
+}
+
+/**
  * Where this machine's toolchains are, as the images' environment would say. The Go cache is
  * named explicitly: the runner in an emulated Lambda is not root and would look in its own home.
  */
@@ -154,6 +189,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const tools = await toolchainEnv();
   const s3Dir = mkdtempSync(path.join(os.tmpdir(), 'runtools-s3-'));
   makeS3rverReadAfterWrite();
+  makeS3rverConditional();
   const s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir, configureBuckets: [{ name: 'runtools-results', configs: [] }] });
   const s3Address = (await s3rver.run()) as AddressInfo;
 
