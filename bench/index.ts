@@ -16,6 +16,7 @@ import { Floor } from './floor.js';
 import { filterCost } from './seccomp.js';
 import { readEvents } from '../sdk/sse.js';
 import { measure, round, throughput, time, type Timing } from './stats.js';
+import { buildCliBundle, currentBundle } from '../bin/cli-bundle.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const COMPILED_RUNS = Number(process.env.BENCH_COMPILED_RUNS ?? 10);
@@ -174,6 +175,18 @@ async function main() {
     await filterCost('node hello', [(await runner.locate('node'))!.tool.bin, '-e', 'console.log("hello")'], RUNS),
   ];
 
+  // CLI start-up: `runtools --help` as users run it (the built bundle, bin/cli-bundle.mjs; built first when stale).
+  if (!currentBundle()) await buildCliBundle();
+  const cliHelp = await time(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, [path.join(import.meta.dirname, '../bin/runtools.mjs'), '--help'], { stdio: 'ignore' });
+        child.once('error', reject);
+        child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`runtools --help exited with ${code}`))));
+      }),
+    10,
+  );
+
   const machine = {
     date: new Date().toISOString(),
     cores: os.cpus().length,
@@ -187,7 +200,7 @@ async function main() {
   const ratio = (a: number, b: number) => round(a / b, 2);
   const rows = latency.map((l) => ({ ...l, runnerRatio: ratio(l.runner.p50, l.floor.p50), httpRatio: ratio(l.http.p50, l.floor.p50) }));
   const suiteRows = suites.map((r) => ({ ...r, ratio: ratio(r.http.p50, r.floor.p50) }));
-  const report = { machine, runs: { interpreted: RUNS, compiled: COMPILED_RUNS, suites: SUITE_RUNS }, latency: rows, suites: suiteRows, liveOutput: liveRow, throughput: tput.map((t) => ({ ...t, ratio: ratio(t.http, t.raw) })), serverRssMb: { idle: rssIdle, afterThroughput: rssAfter }, seccomp };
+  const report = { machine, runs: { interpreted: RUNS, compiled: COMPILED_RUNS, suites: SUITE_RUNS }, latency: rows, suites: suiteRows, liveOutput: liveRow, throughput: tput.map((t) => ({ ...t, ratio: ratio(t.http, t.raw) })), serverRssMb: { idle: rssIdle, afterThroughput: rssAfter }, seccomp, cliHelp };
   writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
 
   const lines = [
@@ -215,6 +228,10 @@ async function main() {
     '| seccomp filters (launcher with vs without) | wall p50 (ms) | CPU per run (ms) | cost |',
     '|---|---|---|---|',
     ...seccomp.map((f) => `| ${f.program} (${f.runs} runs each, alternating) | ${f.withFilters} vs ${f.withoutFilters} | ${f.cpuWith} vs ${f.cpuWithout} | ${round(f.withFilters - f.withoutFilters, 2)} ms wall, ${round(f.cpuWith - f.cpuWithout, 2)} ms CPU |`),
+    '',
+    '| CLI start-up (10 runs) | p50 / p95 (ms) |',
+    '|---|---|',
+    `| runtools --help | ${cliHelp.p50} / ${cliHelp.p95} |`,
     `Figures: ${path.relative(process.cwd(), OUT)}`,
   ];
   console.log(lines.join('\n'));

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { runtimeNames } from '../functions/runtimes.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerExec } from './commands/exec.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerRuntimes } from './commands/runtimes.js';
@@ -34,7 +35,10 @@ function report(error: unknown): number {
   return EXIT_FAILURE;
 }
 
-/** Builds the `runtools` command line. */
+/**
+ * Builds the `runtools` command line. The commands load the runner, the API and their dependencies
+ * when they run (dynamic imports), so start-up and `--help` stay fast.
+ */
 export function createProgram(): Command {
   const program = new Command('runtools')
     .description(`Run ${runtimeNames()} code in isolated sandboxes, locally or through a runtools API.`)
@@ -47,6 +51,7 @@ export function createProgram(): Command {
   registerRuntimes(program, run);
   registerServe(program);
   registerMcp(program, run);
+  registerCompletion(program, run);
   return program;
 }
 

@@ -3,13 +3,21 @@
 # matplotlib and pandas, Go 1.23 (Debian bookworm-backports), GCC for C and C++ (also Rust's
 # linker), a Java 17 JDK, npm dependencies (which ship Bun and Deno), the prebuilt Go build cache,
 # C++'s precompiled bits/stdc++.h and javac's class-data archive. Also from Debian: Ruby, the PHP
-# CLI with mbstring and bc for bash scripts. Safe to run again; fast when everything is there.
-#   bash scripts/setup.sh [--quiet]
+# CLI with mbstring and bc for bash scripts. With --tests, also Chromium for the playground's
+# browser tests. Safe to run again; fast when everything is there.
+#   bash scripts/setup.sh [--quiet] [--tests]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 quiet=0
-[[ "${1:-}" == "--quiet" ]] && quiet=1
+tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) quiet=1 ;;
+    --tests) tests=1 ;;
+    *) echo "setup: unknown option $arg (expected --quiet, --tests)" >&2; exit 2 ;;
+  esac
+done
 say() { echo "setup: $*" >&2; }
 info() { [[ $quiet == 1 ]] || say "$@"; }
 
@@ -35,6 +43,8 @@ command -v javac >/dev/null 2>&1 || apt_needed+=(openjdk-17-jdk-headless)
 [[ -x /usr/bin/php ]] || apt_needed+=(php-cli)
 /usr/bin/php -r 'exit(extension_loaded("mbstring") ? 0 : 1);' >/dev/null 2>&1 || apt_needed+=(php8.2-mbstring)
 command -v bc >/dev/null 2>&1 || apt_needed+=(bc)
+# The playground's browser tests drive Debian's Chromium with playwright-core (its own download is not used).
+[[ $tests == 1 && ! -x /usr/bin/chromium ]] && apt_needed+=(chromium)
 
 if ((${#apt_needed[@]})); then
   if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then

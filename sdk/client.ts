@@ -1,4 +1,4 @@
-import type { CompileResult, ExecuteRequest, ExecuteResult, Execution, RuntimeInfo, RuntimesResponse } from '../functions/contract.js';
+import type { CompileResult, ExecuteRequest, ExecuteResult, Execution, RuntimeInfo, RuntimesResponse } from './types.js';
 import { readEvents } from './sse.js';
 import {
   AbortError,

@@ -16,19 +16,26 @@ export {
   type Issue,
 } from './errors.js';
 export type {
+  CheckerCompare,
   CompileResult,
   Compare,
   ErrorBody,
+  ErrorCode,
   ExecuteRequest,
   ExecuteResult,
   Execution,
   ExecutionStatus,
   OutputFile,
+  PhaseStatus,
+  RunStatus,
   RuntimeId,
   RuntimeInfo,
+  RuntimeName,
+  RuntimesResponse,
   SuiteSummary,
+  TestCase,
   TestResult,
   Verdict,
-} from '../functions/contract.js';
+} from './types.js';
 // Types only: testsFromDirectory and writeOutputFiles use the file system (Node only) and are imported from './node.js'.
-export type { TestCase, TestsFromDirectoryOptions } from './node.js';
+export type { TestsFromDirectoryOptions } from './node.js';

@@ -6,10 +6,9 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ExecuteRequest, ExecuteResult, OutputFile } from '../functions/contract.js';
+import type { ExecuteResult, OutputFile, TestCase } from './types.js';
 
-/** One test case of an ExecuteRequest. */
-export type TestCase = NonNullable<ExecuteRequest['tests']>[number];
+export type { TestCase };
 
 export interface TestsFromDirectoryOptions {
   /** @default '.in' */

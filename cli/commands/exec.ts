@@ -2,7 +2,6 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { runtimeChoices } from '../../functions/runtimes.js';
 import type { ExecuteRequest, ExecuteResult } from '../../functions/contract.js';
 import { writeOutputFiles } from '../../sdk/node.js';
-import { chooseBackend } from '../backend.js';
 import { CliFailure, UsageError } from '../errors.js';
 import { readStdin, spinner, write } from '../io.js';
 import { readSource, type Source } from '../source.js';
@@ -66,6 +65,7 @@ async function exec(sourceArg: string, args: string[], options: ExecOptions): Pr
     ...(args.length ? { args } : {}),
     ...(options.outputs.length ? { outputs: options.outputs } : {}),
   };
+  const { chooseBackend } = await import('../backend.js');
   const backend = chooseBackend(options.local ?? false);
   const controller = new AbortController();
   const interrupt = () => controller.abort();

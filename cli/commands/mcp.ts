@@ -1,22 +1,18 @@
 import type { Command } from 'commander';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { DEFAULT_LIMITS, type Limits } from '../../functions/contract.js';
-import { limitsOf, loadConfig } from '../../functions/api/config.js';
-import { createMcpServer } from '../../functions/api/mcp.js';
-import { chooseBackend } from '../backend.js';
+import type { Limits } from '../../functions/contract.js';
 
 /**
  * Limits for requests a remote API validates itself: its maxima are its own (they may exceed this
  * machine's defaults), so only the API.md defaults are applied here.
  */
-const REMOTE_LIMITS: Limits = {
-  ...DEFAULT_LIMITS,
+const remoteLimits = (defaults: Limits): Limits => ({
+  ...defaults,
   maxBodyBytes: Number.MAX_SAFE_INTEGER,
   maxFiles: Number.MAX_SAFE_INTEGER,
   maxStdinBytes: Number.MAX_SAFE_INTEGER,
   maxTimeoutMs: Number.MAX_SAFE_INTEGER,
   maxMemoryMb: Number.MAX_SAFE_INTEGER,
-};
+});
 
 /** How long in-flight executions get to stop once the client has gone. */
 const SHUTDOWN_GRACE_MS = 2_000;
@@ -38,8 +34,15 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
 async function serveMcp(local: boolean): Promise<number> {
   // Nothing but protocol messages may reach stdout: a stray console.log would corrupt the stream.
   console.log = console.info = console.debug = console.error;
+  const [{ StdioServerTransport }, { DEFAULT_LIMITS }, { limitsOf, loadConfig }, { createMcpServer }, { chooseBackend }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/stdio.js'),
+    import('../../functions/contract.js'),
+    import('../../functions/api/config.js'),
+    import('../../functions/api/mcp.js'),
+    import('../backend.js'),
+  ]);
   const backend = chooseBackend(local);
-  const limits = backend.kind === 'local' ? limitsOf(loadConfig(process.env)) : REMOTE_LIMITS;
+  const limits = backend.kind === 'local' ? limitsOf(loadConfig(process.env)) : remoteLimits(DEFAULT_LIMITS);
   if (backend.kind === 'local') {
     // Starts the sandbox now (the first call is faster) and keeps a runner that cannot start from
     // being an unhandled rejection: the tool calls report it.

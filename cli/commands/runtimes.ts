@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { chooseBackend } from '../backend.js';
 import type { RuntimeInfo } from '../../functions/contract.js';
 import { spinner, write } from '../io.js';
 
@@ -13,6 +12,7 @@ export function registerRuntimes(program: Command, run: (action: () => Promise<n
     .showHelpAfterError('hint: runtools runtimes --help')
     .action((options: { json?: boolean; local?: boolean }) =>
       run(async () => {
+        const { chooseBackend } = await import('../backend.js');
         const backend = chooseBackend(options.local ?? false);
         const stop = spinner(backend.waiting());
         let runtimes: RuntimeInfo[];

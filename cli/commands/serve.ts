@@ -1,6 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ServerConfig } from '../../functions/api/config.js';
-import { serveFromEnv } from '../../functions/api/server.js';
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -20,6 +19,7 @@ export function registerServe(program: Command): void {
       const overrides: Partial<ServerConfig> = {};
       if (options.host) overrides.host = options.host;
       if (options.port !== undefined) overrides.port = options.port;
+      const { serveFromEnv } = await import('../../functions/api/server.js');
       await serveFromEnv(process.env, overrides);
     });
 }

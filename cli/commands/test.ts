@@ -3,7 +3,6 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { runtimeChoices } from '../../functions/runtimes.js';
 import type { ExecuteRequest, ExecuteResult, TestResult } from '../../functions/contract.js';
 import { testsFromDirectory, type TestCase } from '../../sdk/node.js';
-import { chooseBackend } from '../backend.js';
 import { CliFailure, UsageError } from '../errors.js';
 import { readStdin, spinner, write } from '../io.js';
 import { readSource, type Source } from '../source.js';
@@ -76,6 +75,7 @@ async function test(sourceArg: string, args: string[], options: TestOptions): Pr
     ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
     ...(args.length ? { args } : {}),
   };
+  const { chooseBackend } = await import('../backend.js');
   const backend = chooseBackend(options.local ?? false);
   const controller = new AbortController();
   const interrupt = () => controller.abort();

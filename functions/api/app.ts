@@ -13,6 +13,7 @@ import { registerExecute } from './routes/execute.js';
 import { registerExecutions } from './routes/executions.js';
 import { registerMcp } from './routes/mcp.js';
 import { registerMeta } from './routes/meta.js';
+import { registerPlayground } from './routes/playground.js';
 import { registerRuntimes } from './routes/runtimes.js';
 import { registerUploads, uploadedBody } from './routes/uploads.js';
 import { createRouter } from './routes/shared.js';
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps) {
   registerRuntimes(app, deps);
   registerMcp(app, { dispatcher: deps.dispatcher, limits, log });
   registerMeta(app, { version: deps.version ?? '0.1.0', health: deps.dispatcher.health?.bind(deps.dispatcher) });
+  registerPlayground(app);
 
   app.notFound(notFound);
   app.onError(errorHandler(log, limits.maxBodyBytes));

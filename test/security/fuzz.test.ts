@@ -47,6 +47,11 @@ async function expectWellFormed(res: Response, execute = true): Promise<void> {
   const text = await res.text();
   expect(res.status, text.slice(0, 500)).toBeLessThan(500);
   expect(res.status).toBeGreaterThanOrEqual(200);
+  // Pages (the playground at /, /docs, their assets) answer HTML, CSS or JavaScript; the API answers JSON.
+  if (res.status < 300 && !(res.headers.get('content-type') ?? '').includes('json')) {
+    expect(res.headers.get('content-type')).toMatch(/^(text\/html|text\/css|text\/javascript|application\/javascript|image\/svg\+xml)/);
+    return;
+  }
   const body = JSON.parse(text) as { error?: { code: unknown; message: unknown; issues?: unknown } };
   if (res.status >= 400) {
     expect(body.error, text.slice(0, 500)).toBeDefined();
