@@ -38,6 +38,11 @@ export interface AppDeps {
   version?: string;
   /** Request bodies through S3 (`POST /v1/uploads`): the API on AWS, where an event holds less than a body. */
   uploads?: Uploads;
+  /**
+   * Serve the playground at `/`. The API on AWS does not: its bundle carries no playground sources
+   * (the site deploys as static files there), so `/` is an ordinary 404. @default true
+   */
+  playground?: boolean;
   /** Where Idempotency-Key answers are kept (API.md "Idempotency"); without it the header is ignored. */
   idempotency?: IdempotencyStore;
 }
@@ -71,7 +76,7 @@ export function createApp(deps: AppDeps) {
   registerRuntimes(app, deps);
   registerMcp(app, { dispatcher: deps.dispatcher, limits, log });
   registerMeta(app, { version: deps.version ?? '0.1.0', health: deps.dispatcher.health?.bind(deps.dispatcher) });
-  registerPlayground(app);
+  if (deps.playground ?? true) registerPlayground(app);
 
   app.notFound(notFound);
   app.onError(errorHandler(log, limits.maxBodyBytes));

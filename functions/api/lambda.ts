@@ -91,6 +91,7 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}): Streami
     requestId: apiGatewayRequestId,
     uploads: new Uploads({ s3: clients.s3, bucket: deployment.bucket, maxBytes: AWS_MAX_BODY_BYTES }),
     idempotency: new S3Idempotency({ s3: clients.s3, bucket: deployment.bucket }),
+    playground: false,
     ...(options.log ? { log: options.log } : {}),
   });
   return async (event, responseStream, context) => {

@@ -439,6 +439,12 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     }
   });
 
+  it('the playground is not served by the API function (it deploys as static files): / is a 404 JSON error', async () => {
+    const root = await call('GET', '/', { key: 'key-alice' });
+    expect(root.status).toBe(404);
+    expect(root.body.error.code).toBe('not_found');
+  });
+
   it('unknown execution ids are 404', async () => {
     expect((await call('GET', '/v1/executions/AAAAAAAAAAAAAAAAAAAAAA', { key: 'key-alice' })).status).toBe(404);
     expect((await call('GET', '/v1/executions/..%2F..%2Fetc', { key: 'key-alice' })).status).toBe(404);

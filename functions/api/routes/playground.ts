@@ -29,8 +29,8 @@ export interface PlaygroundOptions {
 
 /**
  * The build (esbuild, the sources) is loaded when the page is first asked for, never for an API
- * request. Where the sources are not beside the code (the API's Lambda bundle) loading fails and
- * `/` answers 500; there the playground deploys as static files (playground/build.ts).
+ * request. The API on AWS does not register these routes (createApp's `playground: false`): its
+ * bundle has no playground sources; there the playground deploys as static files (playground/build.ts).
  */
 const loadBuilt = async (): Promise<PlaygroundFiles> => (await import('../../../playground/build.js')).loadPlayground();
 
