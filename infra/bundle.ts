@@ -7,7 +7,7 @@
  * Run by `npm run build:runner` and by `infra/app.ts` before every synth.
  */
 import { buildSync } from 'esbuild';
-import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -27,11 +27,32 @@ const ENTRIES = {
   'build-javac-cds': 'scripts/build-javac-cds.ts',
 };
 
-/** Writes by rename: a runner started while another process rebuilds never reads half a file. */
-function writeAtomically(file: string, write: (tmp: string) => void): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  write(tmp);
+/**
+ * Where files are staged before they are renamed into place: beside the repository's dependencies,
+ * never inside the images' build context, which a concurrent synth may be fingerprinting (a
+ * staged file that vanishes under its walk fails it).
+ */
+const STAGING = path.join(ROOT, 'node_modules', '.cache', 'runtools-bundle');
+
+/** Writes by rename, and not at all when the file already holds `contents` (concurrent builds write the same). */
+function writeAtomically(file: string, contents: Uint8Array): void {
+  if (existsSync(file) && Buffer.from(readFileSync(file)).equals(Buffer.from(contents))) return;
+  mkdirSync(STAGING, { recursive: true });
+  const tmp = path.join(STAGING, `${path.basename(file)}.${process.pid}.tmp`);
+  writeFileSync(tmp, contents);
   renameSync(tmp, file);
+}
+
+/** Whether two small trees hold the same files with the same bytes. */
+function sameTree(a: string, b: string): boolean {
+  if (!existsSync(b) || !statSync(b).isDirectory()) return false;
+  const names = readdirSync(a).sort();
+  if (names.join('\0') !== readdirSync(b).sort().join('\0')) return false;
+  return names.every((name) => {
+    const [x, y] = [path.join(a, name), path.join(b, name)];
+    if (statSync(x).isDirectory()) return sameTree(x, y);
+    return statSync(y).isFile() && readFileSync(x).equals(readFileSync(y));
+  });
 }
 
 /** Bundles the runner entries into `outDir` (default RUNNER_BUNDLE_DIR); returns the files written. */
@@ -53,12 +74,20 @@ export function buildRunnerBundle(outDir = RUNNER_BUNDLE_DIR): string[] {
     banner: { js: "import { createRequire as __runtoolsRequire } from 'node:module'; const require = __runtoolsRequire(import.meta.url);" },
     write: false,
   });
-  for (const out of result.outputFiles) writeAtomically(out.path, (tmp) => writeFileSync(tmp, out.contents));
+  for (const out of result.outputFiles) writeAtomically(out.path, out.contents);
   const helpers = path.join(outDir, 'launcher');
-  const staged = `${helpers}.${process.pid}.tmp`;
-  cpSync(path.join(ROOT, HELPERS), staged, { recursive: true });
-  rmSync(helpers, { recursive: true, force: true });
-  renameSync(staged, helpers);
+  if (!sameTree(path.join(ROOT, HELPERS), helpers)) {
+    mkdirSync(STAGING, { recursive: true });
+    const staged = path.join(STAGING, `launcher.${process.pid}.tmp`);
+    rmSync(staged, { recursive: true, force: true });
+    cpSync(path.join(ROOT, HELPERS), staged, { recursive: true });
+    // Another build may have put the same tree in place meanwhile: then it stays as it is.
+    if (sameTree(path.join(ROOT, HELPERS), helpers)) rmSync(staged, { recursive: true, force: true });
+    else {
+      rmSync(helpers, { recursive: true, force: true });
+      renameSync(staged, helpers);
+    }
+  }
   return [...result.outputFiles.map((f) => f.path), helpers];
 }
 
