@@ -101,7 +101,8 @@ const { testsFromDirectory } = require('@runtools/sdk/node');
 (async () => {
   const rt = new Runtools({ baseUrl: process.env.RUNTOOLS_API_URL });
   const chunks = [];
-  for await (const event of rt.stream({ runtime: 'python', code: 'print("streamed")' })) chunks.push(event.type);
+  // An output chunk is what the pipe delivered ("streamed" and "\\n" may come apart): each type once, in order.
+  for await (const event of rt.stream({ runtime: 'python', code: 'print("streamed")' })) if (chunks.at(-1) !== event.type) chunks.push(event.type);
   const result = await rt.execute({ runtime: 'node', code: 'console.log(1 + 1)' });
   console.log(JSON.stringify({
     stdout: result.stdout,
