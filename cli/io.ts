@@ -1,3 +1,6 @@
+import type { ExecuteRequest, ExecuteResult } from '../functions/contract.js';
+import type { Backend, LiveOutput } from './backend.js';
+
 /** Writes to a stream and resolves once the data is flushed (so exiting afterwards loses nothing). */
 export function write(stream: NodeJS.WriteStream, data: string): Promise<void> {
   if (data === '') return Promise.resolve();
@@ -38,4 +41,35 @@ export function spinner(label: string | null, delayMs = 300): () => void {
     clearInterval(interval);
     if (shown) stream.write('\r\x1b[2K');
   };
+}
+
+/**
+ * Runs `request` on `backend` as a command waits for it: the spinner on a terminal until the
+ * answer (or the first live output), Ctrl-C aborting the run. Null when it was interrupted (the
+ * command then exits 130).
+ */
+export async function runInterruptibly(backend: Backend, request: ExecuteRequest, live?: LiveOutput): Promise<ExecuteResult | null> {
+  const controller = new AbortController();
+  const interrupt = () => controller.abort();
+  process.once('SIGINT', interrupt);
+  const spin = spinner(backend.waiting(request));
+  let spinning = true;
+  const stop = () => {
+    if (spinning) spin();
+    spinning = false;
+  };
+  const onOutput = live && ((stream: 'stdout' | 'stderr', text: string) => {
+    stop();
+    live.onOutput(stream, text);
+  });
+  try {
+    const result = await backend.execute(request, controller.signal, onOutput ? { onOutput } : undefined);
+    return controller.signal.aborted ? null : result;
+  } catch (error) {
+    if (controller.signal.aborted) return null;
+    throw error;
+  } finally {
+    stop();
+    process.off('SIGINT', interrupt);
+  }
 }

@@ -87,10 +87,10 @@ async function writeSite(outDir: string, files: PlaygroundFiles): Promise<void> 
   }
 }
 
-/** Newest modification time of what the build reads: this folder (but dist/) and the lockfile (the dependencies). */
+/** Newest modification time of what the build reads: this folder (but dist/), the SDK's event-stream reader and the lockfile (the dependencies). */
 async function sourcesTime(): Promise<number> {
   const entries = (await readdir(PLAYGROUND_DIR, { recursive: true })).filter((p) => p.split(path.sep)[0] !== 'dist');
-  const paths = [PLAYGROUND_DIR, ...entries.map((p) => path.join(PLAYGROUND_DIR, p)), path.join(ROOT, 'package-lock.json')];
+  const paths = [PLAYGROUND_DIR, ...entries.map((p) => path.join(PLAYGROUND_DIR, p)), path.join(ROOT, 'sdk', 'sse.ts'), path.join(ROOT, 'package-lock.json')];
   const times = await Promise.all(paths.map((p) => stat(p).then((s) => s.mtimeMs, () => 0)));
   return Math.max(...times);
 }

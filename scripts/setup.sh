@@ -4,7 +4,7 @@
 # linker), a Java 17 JDK, npm dependencies (which ship Bun and Deno), the prebuilt Go build cache,
 # C++'s precompiled bits/stdc++.h and javac's class-data archive. Also from Debian: Ruby, the PHP
 # CLI with mbstring and bc for bash scripts. With --tests, also Chromium for the playground's
-# browser tests. Safe to run again; fast when everything is there.
+# browser tests and zsh for the completion script's. Safe to run again; fast when everything is there.
 #   bash scripts/setup.sh [--quiet] [--tests]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -45,6 +45,8 @@ command -v javac >/dev/null 2>&1 || apt_needed+=(openjdk-17-jdk-headless)
 command -v bc >/dev/null 2>&1 || apt_needed+=(bc)
 # The playground's browser tests drive Debian's Chromium with playwright-core (its own download is not used).
 [[ $tests == 1 && ! -x /usr/bin/chromium ]] && apt_needed+=(chromium)
+# The zsh completion script's tests run it in zsh.
+[[ $tests == 1 ]] && ! command -v zsh >/dev/null 2>&1 && apt_needed+=(zsh)
 
 if ((${#apt_needed[@]})); then
   if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then

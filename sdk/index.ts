@@ -26,6 +26,7 @@ export type {
   Execution,
   ExecutionStatus,
   OutputFile,
+  PhaseResult,
   PhaseStatus,
   RunStatus,
   RuntimeId,

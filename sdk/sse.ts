@@ -19,10 +19,12 @@ export async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenera
     for (;;) {
       const { value, done } = await reader.read();
       buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
-      let newline: number;
-      while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
+      let end: RegExpExecArray | null;
+      // A line ends at CRLF, LF or CR; a CR at the buffer's end may be the first half of a CRLF
+      // (until the stream is done).
+      while ((end = (done ? /\r\n|\n|\r/ : /\r\n|\n|\r(?!$)/).exec(buffer))) {
+        const line = buffer.slice(0, end.index);
+        buffer = buffer.slice(end.index + end[0].length);
         if (line === '') {
           if (data.length > 0) yield { event: event || 'message', data: data.join('\n') };
           event = '';

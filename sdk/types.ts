@@ -86,8 +86,8 @@ export type PhaseStatus = 'ok' | 'runtime_error' | 'timeout' | 'memory_limit' | 
 /** Why a run ended; compile_error when the compile failed or timed out (`compile.status` says which). */
 export type RunStatus = PhaseStatus | 'compile_error';
 
-/** The compile step of a compiled runtime. */
-export interface CompileResult {
+/** What every phase reports (the contract's PhaseResultShape): the compile, the run, each test. */
+export interface PhaseResult {
   stdout: string;
   stderr: string;
   exitCode: number;
@@ -98,6 +98,10 @@ export interface CompileResult {
   cpuTime: number;
   /** Peak memory, bytes. */
   memoryPeak: number;
+}
+
+/** The compile step of a compiled runtime. */
+export interface CompileResult extends PhaseResult {
   status: PhaseStatus;
   /** true when an identical earlier build was reused (cpuTime 0). */
   cached?: boolean;
@@ -116,21 +120,11 @@ export type Verdict =
   | 'skipped';
 
 /** One test's outcome, in request order. */
-export interface TestResult {
+export interface TestResult extends PhaseResult {
   name: string;
   verdict: Verdict;
   /** The checker's stdout (≤ 1 KiB), or why the test was skipped or failed on the server's side. */
   message?: string;
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-  /** Wall time, ms. */
-  executionTime: number;
-  timedOut: boolean;
-  /** ms */
-  cpuTime: number;
-  /** bytes */
-  memoryPeak: number;
   signal: string | null;
   status: RunStatus;
   truncated: boolean;
@@ -161,19 +155,13 @@ export interface OutputFile {
 }
 
 /** What an execution did; also the answer when the program fails (check `exitCode` and `stderr`). */
-export interface ExecuteResult {
-  stdout: string;
-  stderr: string;
+export interface ExecuteResult extends PhaseResult {
   /** The program's exit status; 128+N when killed by signal N (the compiler's when compiling failed). */
   exitCode: number;
   /** Wall time of the whole execution (compile + run), ms. */
   executionTime: number;
   /** The run phase hit `timeout` and was killed. */
   timedOut: boolean;
-  /** User + system CPU of the whole process tree, ms. */
-  cpuTime: number;
-  /** Peak memory, bytes. */
-  memoryPeak: number;
   status: RunStatus;
   /** Signal that ended the program, e.g. SIGKILL. */
   signal: string | null;

@@ -3,7 +3,7 @@ import { runtimeChoices } from '../../functions/runtimes.js';
 import type { ExecuteRequest, ExecuteResult } from '../../functions/contract.js';
 import { writeOutputFiles } from '../../sdk/node.js';
 import { CliFailure, UsageError } from '../errors.js';
-import { readStdin, spinner, write } from '../io.js';
+import { readStdin, runInterruptibly, write } from '../io.js';
 import { readSource, type Source } from '../source.js';
 
 interface ExecOptions {
@@ -67,36 +67,13 @@ async function exec(sourceArg: string, args: string[], options: ExecOptions): Pr
   };
   const { chooseBackend } = await import('../backend.js');
   const backend = chooseBackend(options.local ?? false);
-  const controller = new AbortController();
-  const interrupt = () => controller.abort();
-  process.once('SIGINT', interrupt);
-  const spin = spinner(backend.waiting(request));
-  let spinning = true;
-  const stop = () => {
-    if (spinning) spin();
-    spinning = false;
-  };
   // Live output: on a terminal (or with --stream) the program's output is printed as it writes it.
   const streaming = !options.json && (options.stream === true || process.stdout.isTTY === true);
   const live = streaming
-    ? {
-        onOutput: (stream: 'stdout' | 'stderr', text: string) => {
-          stop();
-          (stream === 'stdout' ? process.stdout : process.stderr).write(text);
-        },
-      }
+    ? { onOutput: (stream: 'stdout' | 'stderr', text: string) => void (stream === 'stdout' ? process.stdout : process.stderr).write(text) }
     : undefined;
-  let result: ExecuteResult;
-  try {
-    result = await backend.execute(request, controller.signal, live);
-  } catch (error) {
-    if (controller.signal.aborted) return 130;
-    throw error;
-  } finally {
-    stop();
-    process.off('SIGINT', interrupt);
-  }
-  if (controller.signal.aborted) return 130;
+  const result = await runInterruptibly(backend, request, live);
+  if (!result) return 130;
   if (options.json) {
     await write(process.stdout, `${JSON.stringify(result, null, 2)}\n`);
   } else {

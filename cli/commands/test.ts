@@ -4,7 +4,7 @@ import { runtimeChoices } from '../../functions/runtimes.js';
 import type { ExecuteRequest, ExecuteResult, TestResult } from '../../functions/contract.js';
 import { testsFromDirectory, type TestCase } from '../../sdk/node.js';
 import { CliFailure, UsageError } from '../errors.js';
-import { readStdin, spinner, write } from '../io.js';
+import { readStdin, runInterruptibly, write } from '../io.js';
 import { readSource, type Source } from '../source.js';
 import { parseMs } from './exec.js';
 
@@ -77,21 +77,8 @@ async function test(sourceArg: string, args: string[], options: TestOptions): Pr
   };
   const { chooseBackend } = await import('../backend.js');
   const backend = chooseBackend(options.local ?? false);
-  const controller = new AbortController();
-  const interrupt = () => controller.abort();
-  process.once('SIGINT', interrupt);
-  const stop = spinner(backend.waiting(request));
-  let result: ExecuteResult;
-  try {
-    result = await backend.execute(request, controller.signal);
-  } catch (error) {
-    if (controller.signal.aborted) return 130;
-    throw error;
-  } finally {
-    stop();
-    process.off('SIGINT', interrupt);
-  }
-  if (controller.signal.aborted) return 130;
+  const result = await runInterruptibly(backend, request);
+  if (!result) return 130;
   if (!result.tests || !result.summary) throw new CliFailure('the answer has no test results (does the server support tests?)');
   const allPassed = result.status !== 'compile_error' && result.summary.passed === result.summary.total;
   if (options.json) {

@@ -22,6 +22,7 @@ import { DEFAULT_LIMITS } from '../contract.js';
 import { AwsDeploymentSchema, createAwsDispatcher, defaultAwsClients, type AwsClients, type AwsDeployment } from '../dispatch/route.js';
 import type { Dispatcher } from '../dispatch/types.js';
 import { createApp, type AppEnv, type Authenticate, type Logger } from './app.js';
+import { acceptsGzip } from './static-assets.js';
 import { Uploads } from './uploads.js';
 import { S3Idempotency } from '../dispatch/idempotency.js';
 
@@ -126,15 +127,6 @@ function requestOf(event: APIGatewayProxyEvent, signal: AbortSignal): Request {
   return new Request(url, { method, headers, body, signal });
 }
 
-function acceptsGzip(event: APIGatewayProxyEvent): boolean {
-  const value = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'accept-encoding')?.[1] ?? '';
-  return value.split(',').some((part) => {
-    const [coding, ...params] = part.trim().toLowerCase().split(';');
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    return (coding === 'gzip' || coding === '*') && (q === undefined || Number(q.slice(2)) > 0);
-  });
-}
-
 /**
  * Writes the app's Response in the streaming format API Gateway reads: a JSON prelude (status and
  * headers), eight NUL bytes, the body (docs.aws.amazon.com/apigateway/latest/developerguide/
@@ -157,7 +149,8 @@ async function writeResponse(responseStream: Writable, event: APIGatewayProxyEve
   let body: Buffer | null = null;
   if (!live) {
     body = Buffer.from(await response.arrayBuffer());
-    if (acceptsGzip(event) && body.length >= GZIP_MIN_BYTES && !headers['content-encoding']) {
+    const acceptEncoding = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'accept-encoding')?.[1] ?? undefined;
+    if (acceptsGzip(acceptEncoding) && body.length >= GZIP_MIN_BYTES && !headers['content-encoding']) {
       body = gzipSync(body, { level: 1 });
       headers['content-encoding'] = 'gzip';
       headers.vary = 'accept-encoding';

@@ -43,7 +43,7 @@ export async function staticAsset(name: string, body: Uint8Array, cacheControl: 
 }
 
 /** Whether Accept-Encoding allows gzip (named, or `*`, with a q above 0). */
-function acceptsGzip(header: string | undefined): boolean {
+export function acceptsGzip(header: string | undefined): boolean {
   return (header ?? '').split(',').some((part) => {
     const [coding, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
     const q = params.find((p) => p.startsWith('q='));

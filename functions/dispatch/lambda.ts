@@ -71,6 +71,13 @@ function parsePayload(payload: Uint8Array | undefined): unknown {
   }
 }
 
+/** The API error of a runner invocation that failed (the function's error type and message). */
+function functionFailure(request: ValidExecuteRequest, errorType: string | undefined, errorMessage: string | undefined): Error {
+  if (errorType === 'RuntimeUnavailableError') return new RuntimeUnavailableError(request.runtime);
+  const timedOut = errorType === 'Sandbox.Timedout' || /timed out/i.test(errorMessage ?? '');
+  return new BackendError(timedOut ? 'the runner timed out' : 'the runner failed', timedOut ? 504 : 502);
+}
+
 /** Executes each request by invoking its runtime's runner function and waiting for the result. */
 export class LambdaDispatcher implements Dispatcher {
   readonly liveOutput = true;
@@ -185,9 +192,7 @@ export class LambdaDispatcher implements Dispatcher {
     if (result) return result;
     const { errorType, errorMessage } = failure ?? { errorType: 'NoResult', errorMessage: 'the stream ended without a result' };
     this.log({ level: 'error', msg: 'runner function error (streamed)', requestId: ctx.requestId, functionName, errorType, errorMessage });
-    if (errorType === 'RuntimeUnavailableError') throw new RuntimeUnavailableError(request.runtime);
-    const timedOut = errorType === 'Sandbox.Timedout' || /timed out/i.test(errorMessage ?? '');
-    throw new BackendError(timedOut ? 'the runner timed out' : 'the runner failed', timedOut ? 504 : 502);
+    throw functionFailure(request, errorType, errorMessage);
   }
 
   /** The window closed with the program still running: record the execution and answer 202. */
@@ -209,9 +214,7 @@ export class LambdaDispatcher implements Dispatcher {
     if (response.FunctionError) {
       const { errorType, errorMessage } = (payload ?? {}) as FunctionErrorPayload;
       this.log({ level: 'error', msg: 'runner function error', requestId: ctx.requestId, functionName, functionError: response.FunctionError, errorType, errorMessage });
-      if (errorType === 'RuntimeUnavailableError') throw new RuntimeUnavailableError(request.runtime);
-      const timedOut = errorType === 'Sandbox.Timedout' || /timed out/i.test(errorMessage ?? '');
-      throw new BackendError(timedOut ? 'the runner timed out' : 'the runner failed', timedOut ? 504 : 502);
+      throw functionFailure(request, errorType, errorMessage);
     }
     if ((payload as { stored?: unknown } | undefined)?.stored === true) {
       // Too big for Lambda's response: the runner stored it first.

@@ -124,6 +124,32 @@ function phaseResult(o: ProcessOutcome): CompileResult {
   };
 }
 
+/** How a compile ended: failed, or the binary (its sandbox path, and where it is in the out dir). */
+type CompileOutcome = { compile: CompileResult; signal: string | null; truncated: boolean } & (
+  | { failed: true; binary: undefined }
+  | { failed: false; binary: string; built: { binary: string; directory: boolean } }
+);
+
+/** What a runtime's commands are built from, for one phase in one workspace (`view`: the paths as the sandbox shows them). */
+function commandContext(
+  view: Pick<CommandContext, 'workDir' | 'outDir' | 'tmpDir' | 'tool'>,
+  entry: string,
+  files: Record<string, string>,
+  args: string[],
+  memoryBytes: number,
+): CommandContext {
+  const { workDir, outDir, tmpDir, tool } = view;
+  return { workDir, outDir, tmpDir, entry, files: Object.keys(files), args, tool, sources: files, memoryBytes };
+}
+
+/**
+ * The runtime whose interpreter started ahead can serve this run, or undefined: it stands for the
+ * default entry run with no args, and only when the environment does not change how it starts.
+ */
+function aheadFor(rt: RuntimeDefinition, entry: string, args: readonly string[], env: Record<string, string>): RuntimeId | undefined {
+  return rt.startAhead && entry === rt.entrypoint && args.length === 0 && rt.startAhead.accepts(env) ? rt.id : undefined;
+}
+
 function searchPath(tool: Toolchain): string {
   return [...new Set([path.posix.dirname(tool.bin), '/usr/local/bin', '/usr/bin', '/bin'])].join(':');
 }
@@ -268,39 +294,13 @@ export class Runner {
   /** Runs one validated request; a failing program is a normal result, not an exception. */
   async execute(req: ValidExecuteRequest, options: ExecuteOptions = {}): Promise<ExecuteResult> {
     if (req.tests) return this.executeSuite(req, options);
-    const rt = getRuntime(req.runtime);
-    const found = await this.locate(rt.id);
-    if (!found) throw new RuntimeUnavailableError(rt.id);
-    const files: Record<string, string> = { ...req.files };
-    const resolved = resolveEntrypoint(rt.id, req.code !== undefined, Object.keys(files), req.entrypoint);
-    if ('error' in resolved) throw new Error(resolved.error);
-    const entry = resolved.entry;
-    if (req.code !== undefined) files[entry] = req.code;
-    const names = Object.keys(files);
-    for (const [name, content] of Object.entries(rt.scaffold?.({ entry, files: names, sources: files }) ?? {})) {
-      // A request folder of the same name wins over a scaffold file (writing both would fail).
-      if (!names.some((f) => f.startsWith(`${name}/`))) files[name] ??= content;
-    }
-
-    // An interpreter started ahead stands for the default entry run with no args, and only when
-    // the request's environment does not change how it starts.
-    const ahead = rt.startAhead && entry === rt.entrypoint && req.args.length === 0 && rt.startAhead.accepts(req.env) ? rt.id : undefined;
+    const { rt, found, files, entry } = await this.program(req);
     const started = performance.now();
-    const ws = await this.sandbox.workspace(this.workRoot, ahead).catch(fullAsCapacity);
+    const ws = await this.sandbox.workspace(this.workRoot, aheadFor(rt, entry, req.args, req.env)).catch(fullAsCapacity);
     try {
       await writeFiles(ws.dirs.work, files).catch(fullAsCapacity);
       const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
-      const ctx: CommandContext = {
-        workDir: view.workDir,
-        outDir: view.outDir,
-        tmpDir: view.tmpDir,
-        entry,
-        files: Object.keys(files),
-        args: req.args,
-        tool: view.tool,
-        sources: files,
-        memoryBytes: this.limitsFor(req).memoryBytes,
-      };
+      const ctx = commandContext(view, entry, files, req.args, this.limitsFor(req).memoryBytes);
       let compile: CompileResult | undefined;
       let binary: string | undefined;
       if (rt.compile) {
@@ -359,6 +359,24 @@ export class Runner {
   }
 
 
+  /** The request's runtime (installed, else RuntimeUnavailableError), its files with the entry and the runtime's scaffold. */
+  private async program(req: Pick<ValidExecuteRequest, 'runtime' | 'code' | 'files' | 'entrypoint'>) {
+    const rt = getRuntime(req.runtime);
+    const found = await this.locate(rt.id);
+    if (!found) throw new RuntimeUnavailableError(rt.id);
+    const files: Record<string, string> = { ...req.files };
+    const resolved = resolveEntrypoint(rt.id, req.code !== undefined, Object.keys(files), req.entrypoint);
+    if ('error' in resolved) throw new Error(resolved.error);
+    const entry = resolved.entry;
+    if (req.code !== undefined) files[entry] = req.code;
+    const names = Object.keys(files);
+    for (const [name, content] of Object.entries(rt.scaffold?.({ entry, files: names, sources: files }) ?? {})) {
+      // A request folder of the same name wins over a scaffold file (writing both would fail).
+      if (!names.some((f) => f.startsWith(`${name}/`))) files[name] ??= content;
+    }
+    return { rt, found, files, entry };
+  }
+
   /**
    * A request with `tests` (API.md "Test cases"): the program (and a checker) built once, each test
    * run in a fresh sandbox of its own, judged, in request order.
@@ -370,7 +388,7 @@ export class Runner {
     try {
       const compare = req.compare ?? 'lines';
       if (typeof compare === 'object' && compare.mode === 'checker' && !program.failed) {
-        checker = await this.prepare({ ...compare, env: {} }, options.signal);
+        checker = await this.prepare(compare, options.signal);
       }
       const suiteProgram: SuiteProgram = {
         runtime: program.rt.id,
@@ -412,46 +430,19 @@ export class Runner {
    * Makes a program ready for several runs: its files and entry, and for a compiled runtime its
    * build, compiled once in a workspace kept until dispose() (nothing runs there after the compile).
    */
-  private async prepare(
-    req: Pick<ValidExecuteRequest, 'runtime' | 'code' | 'files' | 'entrypoint' | 'env'>,
-    signal?: AbortSignal,
-  ): Promise<Prepared> {
-    const rt = getRuntime(req.runtime);
-    const found = await this.locate(rt.id);
-    if (!found) throw new RuntimeUnavailableError(rt.id);
-    const files: Record<string, string> = { ...req.files };
-    const resolved = resolveEntrypoint(rt.id, req.code !== undefined, Object.keys(files), req.entrypoint);
-    if ('error' in resolved) throw new Error(resolved.error);
-    const entry = resolved.entry;
-    if (req.code !== undefined) files[entry] = req.code;
-    const names = Object.keys(files);
-    for (const [name, content] of Object.entries(rt.scaffold?.({ entry, files: names, sources: files }) ?? {})) {
-      if (!names.some((f) => f.startsWith(`${name}/`))) files[name] ??= content;
-    }
-    const base = { rt, found, files, entry };
+  private async prepare(req: Pick<ValidExecuteRequest, 'runtime' | 'code' | 'files' | 'entrypoint'>, signal?: AbortSignal): Promise<Prepared> {
+    const base = await this.program(req);
+    const { rt, found, files, entry } = base;
     if (!rt.compile) return { ...base, dispose: () => {} };
     const ws = await this.sandbox.workspace(this.workRoot).catch(fullAsCapacity);
     let kept = false;
     try {
       await writeFiles(ws.dirs.work, files).catch(fullAsCapacity);
       const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
-      const ctx: CommandContext = {
-        workDir: view.workDir,
-        outDir: view.outDir,
-        tmpDir: view.tmpDir,
-        entry,
-        files: Object.keys(files),
-        args: [],
-        tool: view.tool,
-        sources: files,
-        memoryBytes: this.compileLimits.memoryBytes,
-      };
-      const outcome = await this.compile(rt, ws, ctx, found, signal);
+      const outcome = await this.compile(rt, ws, commandContext(view, entry, files, [], this.compileLimits.memoryBytes), found, signal);
       if (outcome.failed) return { ...base, compile: outcome.compile, failed: { signal: outcome.signal, truncated: outcome.truncated }, dispose: () => {} };
-      const binary = path.posix.relative(view.outDir, outcome.binary!);
-      const directory = (await stat(path.join(ws.dirs.out, binary)).catch(() => null))?.isDirectory() ?? false;
       kept = true;
-      return { ...base, compile: outcome.compile, build: { ws, binary, directory }, dispose: () => this.release(ws) };
+      return { ...base, compile: outcome.compile, build: { ws, ...outcome.built }, dispose: () => this.release(ws) };
     } finally {
       if (!kept) this.release(ws);
     }
@@ -465,7 +456,7 @@ export class Runner {
   ): Promise<ProcessOutcome> {
     const { rt, found, entry } = program;
     const files = { ...program.files, ...run.extraFiles };
-    const ahead = !rt.compile && rt.startAhead && entry === rt.entrypoint && run.args.length === 0 && !run.extraFiles && rt.startAhead.accepts(run.env) ? rt.id : undefined;
+    const ahead = rt.compile || run.extraFiles ? undefined : aheadFor(rt, entry, run.args, run.env);
     const ws = await this.sandbox.workspace(this.workRoot, ahead).catch(fullAsCapacity);
     try {
       await writeFiles(ws.dirs.work, files).catch(fullAsCapacity);
@@ -480,17 +471,7 @@ export class Runner {
         else await copyOutOf(from.dirs.out, rel, dest, this.compileLimits.fileSizeBytes);
         binary = path.posix.join(view.outDir, rel);
       }
-      const ctx: CommandContext = {
-        workDir: view.workDir,
-        outDir: view.outDir,
-        tmpDir: view.tmpDir,
-        entry,
-        files: Object.keys(files),
-        args: run.args,
-        tool: view.tool,
-        sources: files,
-        memoryBytes: run.limits.memoryBytes,
-      };
+      const ctx = commandContext(view, entry, files, run.args, run.limits.memoryBytes);
       const cmd = rt.run({ ...ctx, binary });
       return await this.phase(rt, ws, found, ctx, cmd, run.env, {
         writableOut: false,
@@ -560,7 +541,7 @@ export class Runner {
     ctx: CommandContext,
     found: Located,
     signal?: AbortSignal,
-  ) {
+  ): Promise<CompileOutcome> {
     const started = performance.now();
     ctx = { ...ctx, readOnlyPaths: rt.compileReadOnlyPaths?.(found.tool) ?? [] };
     // Files the toolchain cannot take as files: the compile fails with why, and no compiler runs.
@@ -576,7 +557,7 @@ export class Runner {
     if (hit) {
       const executionTime = Math.round(performance.now() - started);
       const compile: CompileResult = { ...hit.compile, exitCode: 0, executionTime, timedOut: false, status: 'ok', cpuTime: 0, memoryPeak: 0, cached: true };
-      return { compile, failed: false, binary: path.posix.join(ctx.outDir, hit.binary), signal: null, truncated: false };
+      return { compile, failed: false, binary: path.posix.join(ctx.outDir, hit.binary), built: { binary: hit.binary, directory: hit.directory ?? false }, signal: null, truncated: false };
     }
     const overlays = (await rt.prepareCompile?.({ hostWorkDir: ws.dirs.work, hostOutDir: ws.dirs.out, hostTmpDir: ws.dirs.tmp, entry: ctx.entry, files: ctx.files, overlays: this.sandbox.overlays })) ?? [];
     const outcome = await this.phase(rt, ws, found, ctx, cmd, {}, {
@@ -602,7 +583,7 @@ export class Runner {
       return { compile, failed: true, binary: undefined, ...ended };
     }
     if (key && !outcome.truncated) await this.cache!.store(key, ws.dirs.out, { binary, ...(directory ? { directory } : {}), compile: { stdout: compile.stdout, stderr: compile.stderr } });
-    return { compile, failed: false, binary: path.posix.join(ctx.outDir, binary), ...ended };
+    return { compile, failed: false, binary: path.posix.join(ctx.outDir, binary), built: { binary, directory }, ...ended };
   }
 
   /**

@@ -104,48 +104,45 @@ function matchSegment(segment: Segment, name: string): boolean {
   return t === tokens.length;
 }
 
+/** `step` over (pattern segment i, path segment j ≤ width), each pair computed once. */
+function memoized(width: number, step: (go: (i: number, j: number) => boolean, i: number, j: number) => boolean): (i: number, j: number) => boolean {
+  const memo = new Map<number, boolean>();
+  const go = (i: number, j: number): boolean => {
+    const key = i * (width + 1) + j;
+    let result = memo.get(key);
+    if (result === undefined) {
+      result = step(go, i, j);
+      memo.set(key, result);
+    }
+    return result;
+  };
+  return go;
+}
+
 /** Compiles a pattern (one the contract accepted: relative, no empty, `.` or `..` segment). */
 export function compileGlob(pattern: string): Glob {
   const segments = pattern.split('/').map(compileSegment);
   const n = segments.length;
 
-  // Whether path segments names[j..] match pattern segments [i..]: memoized over (i, j).
-  const matchFrom = (names: string[]) => {
-    const memo = new Map<number, boolean>();
-    const go = (i: number, j: number): boolean => {
-      const key = i * (names.length + 1) + j;
-      const known = memo.get(key);
-      if (known !== undefined) return known;
-      let result: boolean;
+  // Whether path segments names[j..] match pattern segments [i..].
+  const matchFrom = (names: string[]) =>
+    memoized(names.length, (go, i, j) => {
       const seg = segments[i];
-      if (!seg) result = j === names.length;
-      else if (seg.globstar && i === n - 1) result = j < names.length && names.slice(j).every((s) => matchSegment(seg, s));
-      else if (seg.globstar) result = go(i + 1, j) || (j < names.length && matchSegment(seg, names[j]!) && go(i, j + 1));
-      else result = j < names.length && matchSegment(seg, names[j]!) && go(i + 1, j + 1);
-      memo.set(key, result);
-      return result;
-    };
-    return go;
-  };
+      if (!seg) return j === names.length;
+      if (seg.globstar && i === n - 1) return j < names.length && names.slice(j).every((s) => matchSegment(seg, s));
+      if (seg.globstar) return go(i + 1, j) || (j < names.length && matchSegment(seg, names[j]!) && go(i, j + 1));
+      return j < names.length && matchSegment(seg, names[j]!) && go(i + 1, j + 1);
+    });
 
   // Whether directory segments dirs[j..] can be consumed leaving pattern segments to match what is inside.
-  const prefixFrom = (dirs: string[]) => {
-    const memo = new Map<number, boolean>();
-    const go = (i: number, j: number): boolean => {
-      const key = i * (dirs.length + 1) + j;
-      const known = memo.get(key);
-      if (known !== undefined) return known;
-      let result: boolean;
+  const prefixFrom = (dirs: string[]) =>
+    memoized(dirs.length, (go, i, j) => {
       const seg = segments[i];
-      if (j === dirs.length) result = i < n;
-      else if (!seg) result = false;
-      else if (seg.globstar) result = (matchSegment(seg, dirs[j]!) && go(i, j + 1)) || go(i + 1, j);
-      else result = matchSegment(seg, dirs[j]!) && go(i + 1, j + 1);
-      memo.set(key, result);
-      return result;
-    };
-    return go;
-  };
+      if (j === dirs.length) return i < n;
+      if (!seg) return false;
+      if (seg.globstar) return (matchSegment(seg, dirs[j]!) && go(i, j + 1)) || go(i + 1, j);
+      return matchSegment(seg, dirs[j]!) && go(i + 1, j + 1);
+    });
 
   return {
     matches: (p) => matchFrom(p.split('/'))(0, 0),

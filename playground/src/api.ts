@@ -1,5 +1,6 @@
 /** The playground's side of the HTTP API: GET /v1/runtimes and POST /v1/execute with live output. */
 import type { CompileResult, ExecuteResult, RuntimeInfo } from '../../functions/contract.js';
+import { readEvents as serverSentEvents } from '../../sdk/sse.js';
 
 export type { CompileResult, ExecuteResult, RuntimeInfo };
 
@@ -96,42 +97,5 @@ export async function executeLive(options: ApiOptions, body: unknown, handlers: 
   throw new ApiError(res.status, 'disconnected', 'The connection closed before the result arrived.');
 }
 
-export interface ServerSentEvent {
-  event: string;
-  data: string;
-}
-
-/** The events of a text/event-stream body (the HTML standard's parsing, without `id` and `retry`). */
-export async function* serverSentEvents(body: ReadableStream<Uint8Array<ArrayBuffer>>): AsyncGenerator<ServerSentEvent> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  let event = '';
-  let data: string[] = [];
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      buffer += value;
-      let end: RegExpExecArray | null;
-      // A line ends at CRLF, LF or CR; a CR at the buffer's end may be the first half of a CRLF.
-      while ((end = /\r\n|\n|\r(?!$)/.exec(buffer))) {
-        const line = buffer.slice(0, end.index);
-        buffer = buffer.slice(end.index + end[0].length);
-        if (line === '') {
-          if (data.length > 0) yield { event: event || 'message', data: data.join('\n') };
-          event = '';
-          data = [];
-          continue;
-        }
-        if (line.startsWith(':')) continue;
-        const colon = line.indexOf(':');
-        const field = colon === -1 ? line : line.slice(0, colon);
-        const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') event = value;
-        else if (field === 'data') data.push(value);
-      }
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
+/** The events of a text/event-stream body: the SDK's reader (bundled in with the page). */
+export { serverSentEvents };

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,6 @@ import { runCli } from './helpers.js';
 
 const RUNTIME_NAMES = [...RUNTIMES.map((r) => r.id), ...RUNTIMES.flatMap((r) => r.aliases)];
 const COMMANDS = ['exec', 'test', 'runtimes', 'serve', 'mcp', 'completion'];
-const hasZsh = spawnSync('sh', ['-c', 'command -v zsh'], { encoding: 'utf8' }).status === 0;
 
 let dir: string;
 let bash: string;
@@ -83,7 +82,7 @@ describe('runtools completion', () => {
     }
   });
 
-  it('zsh: the script parses, and registers itself when sourced or autoloaded', { skip: !hasZsh }, () => {
+  it('zsh: the script parses, and registers itself when sourced or autoloaded', () => {
     const fpathDir = path.join(dir, 'zfunc');
     execFileSync('mkdir', ['-p', fpathDir]);
     writeFileSync(path.join(fpathDir, '_runtools'), zsh);
@@ -95,7 +94,7 @@ describe('runtools completion', () => {
     expect(autoloaded.trim()).toBe('_runtools');
   });
 
-  it('zsh: completes runtimes, commands and choices at a prompt', { skip: !hasZsh }, () => {
+  it('zsh: completes runtimes, commands and choices at a prompt', () => {
     const fpathDir = path.join(dir, 'zfunc-live');
     execFileSync('mkdir', ['-p', fpathDir]);
     writeFileSync(path.join(fpathDir, '_runtools'), zsh);

@@ -3,7 +3,7 @@
  * a real local server. Every request to anything but 127.0.0.1 is refused and recorded: the page
  * and the reference must work offline. Screenshots land in test-results/playground/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ interface Watched {
   failed: string[];
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('playground (chromium)', () => {
+describe('playground (chromium, installed by the test set-up)', () => {
   let browser: Browser;
   let server: RunningServer;
   let context: BrowserContext;

@@ -4,47 +4,65 @@ import { BackendError, CapacityError, QueueFullError, RuntimeUnavailableError, U
 import { IdempotencyMismatchError } from '../../dispatch/idempotency.js';
 import { ExecutionInterruptedError, SandboxFault } from '../../errors.js';
 import type { AppEnv } from '../env.js';
-import { errorResponse } from '../errors.js';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ErrorCode } from '../../contract.js';
+import { errorResponse, type Issue } from '../errors.js';
 import type { Logger } from '../log.js';
 
-const GENERIC: Record<number, string> = {
+/** The messages of our own failures, by status: nothing of the cause is told. */
+export const GENERIC_MESSAGES: Record<number, string> = {
   500: 'internal server error',
   502: 'the execution backend failed; retry later',
   503: 'the service is temporarily unavailable; retry later',
   504: 'the execution backend did not answer in time; retry later',
 };
 
+/** An error as API.md answers it: status, code, message, and what else the answer carries. */
+export interface DescribedError {
+  status: ContentfulStatusCode;
+  code: ErrorCode;
+  message: string;
+  issues?: Issue[];
+  retryAfterSeconds?: number;
+}
+
+/**
+ * What a failed request answers (a JSON error, or a stream's `error` event after its 200): the
+ * errors the contract names by code, else ours, logged with the request id and answered with a
+ * generic message.
+ */
+export function describeError(err: Error, log: Logger, requestId: string, logMessage = 'request failed'): DescribedError {
+  if (err instanceof QueueFullError) return { status: 429, code: 'rate_limited', message: `${err.message} (in about ${err.retryAfterSeconds} s)`, retryAfterSeconds: err.retryAfterSeconds };
+  if (err instanceof RuntimeUnavailableError) return { status: 503, code: 'runtime_unavailable', message: err.message };
+  if (err instanceof IdempotencyMismatchError) return { status: 422, code: 'idempotency_mismatch', message: err.message };
+  if (err instanceof UnsupportedRequestError) return { status: 400, code: 'invalid_request', message: err.message, issues: [{ path: err.path, message: err.message }] };
+  if (err instanceof CapacityError) {
+    return { status: 503, code: 'capacity', message: `no room to run: ${err.message}; retry in about ${err.retryAfterSeconds} s`, retryAfterSeconds: err.retryAfterSeconds };
+  }
+  const status = err instanceof BackendError ? err.status : 500;
+  log.error({ msg: logMessage, requestId, error: err.name, detail: err.message.slice(0, 1000), stack: err.stack?.split('\n').slice(1, 6).join(' | ') });
+  // Our failure of this one execution says what failed (its message names no host detail).
+  if (err instanceof SandboxFault || err instanceof ExecutionInterruptedError) return { status: 500, code: 'internal', message: `the execution failed on the server: ${err.message}` };
+  return { status, code: 'internal', message: GENERIC_MESSAGES[status] ?? GENERIC_MESSAGES[500]! };
+}
+
 /** Maps every thrown error to API.md's status and error body; details of our faults go to the log only. */
 export function errorHandler(log: Logger, maxBodyBytes: number): ErrorHandler<AppEnv> {
   return (err, c) => {
     if (err instanceof HTTPException) return fromHttpException(err, c, maxBodyBytes);
-    if (err instanceof QueueFullError) {
-      c.header('Retry-After', String(err.retryAfterSeconds));
-      return errorResponse(c, 429, 'rate_limited', `${err.message} (in about ${err.retryAfterSeconds} s)`);
-    }
-    if (err instanceof RuntimeUnavailableError) return errorResponse(c, 503, 'runtime_unavailable', err.message);
-    if (err instanceof IdempotencyMismatchError) return errorResponse(c, 422, 'idempotency_mismatch', err.message);
-    if (err instanceof UnsupportedRequestError) return errorResponse(c, 400, 'invalid_request', err.message, [{ path: err.path, message: err.message }]);
-    if (err instanceof CapacityError) {
-      c.header('Retry-After', String(err.retryAfterSeconds));
-      return errorResponse(c, 503, 'capacity', `no room to run: ${err.message}; retry in about ${err.retryAfterSeconds} s`);
-    }
-    if (c.req.raw.signal?.aborted) {
+    if (c.req.raw.signal?.aborted && !isContractError(err)) {
       c.set('logFields', { ...c.get('logFields'), clientClosed: true });
-      return errorResponse(c, 503, 'internal', GENERIC[503]!);
+      return errorResponse(c, 503, 'internal', GENERIC_MESSAGES[503]!);
     }
-    const status = err instanceof BackendError ? err.status : 500;
-    log.error({
-      msg: 'request failed',
-      requestId: c.get('requestId'),
-      error: err.name,
-      detail: err.message.slice(0, 1000),
-      stack: err.stack?.split('\n').slice(1, 6).join(' | '),
-    });
-    // Our failure of this one execution says what failed (its message names no host detail).
-    if (err instanceof SandboxFault || err instanceof ExecutionInterruptedError) return errorResponse(c, 500, 'internal', `the execution failed on the server: ${err.message}`);
-    return errorResponse(c, status, 'internal', GENERIC[status] ?? GENERIC[500]!);
+    const e = describeError(err, log, c.get('requestId'));
+    if (e.retryAfterSeconds !== undefined) c.header('Retry-After', String(e.retryAfterSeconds));
+    return errorResponse(c, e.status, e.code, e.message, e.issues);
   };
+}
+
+/** Errors the contract answers by their own code, whatever the client did meanwhile. */
+function isContractError(err: Error): boolean {
+  return [QueueFullError, RuntimeUnavailableError, IdempotencyMismatchError, UnsupportedRequestError, CapacityError].some((kind) => err instanceof kind);
 }
 
 function fromHttpException(err: HTTPException, c: Context<AppEnv>, maxBodyBytes: number): Response {

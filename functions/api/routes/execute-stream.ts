@@ -10,8 +10,8 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Context } from 'hono';
 import { streamSSE, type SSEMessage } from 'hono/streaming';
 import type { ErrorCode, ExecuteResult, ValidExecuteRequest } from '../../contract.js';
-import { CapacityError, QueueFullError, RuntimeUnavailableError, type Dispatcher, type LiveOutput } from '../../dispatch/types.js';
-import { ExecutionInterruptedError, SandboxFault } from '../../errors.js';
+import type { Dispatcher, LiveOutput } from '../../dispatch/types.js';
+import { describeError } from '../middleware/errors.js';
 import type { AppEnv } from '../env.js';
 import type { Logger } from '../log.js';
 
@@ -25,14 +25,10 @@ export function wantsEventStream(accept: string | undefined): boolean {
   return (accept ?? '').split(',').some((part) => part.split(';')[0]!.trim().toLowerCase() === 'text/event-stream');
 }
 
-/** The error event of a failure after the 200 (the JSON error body's code and message). */
+/** The error event of a failure after the 200: the code and message the JSON answer would have had. */
 function errorEvent(err: unknown, log: Logger, requestId: string): { code: ErrorCode; message: string } {
-  if (err instanceof QueueFullError) return { code: 'rate_limited', message: err.message };
-  if (err instanceof RuntimeUnavailableError) return { code: 'runtime_unavailable', message: err.message };
-  if (err instanceof CapacityError) return { code: 'capacity', message: `no room to run: ${err.message}` };
-  if (err instanceof SandboxFault || err instanceof ExecutionInterruptedError) return { code: 'internal', message: `the execution failed on the server: ${err.message}` };
-  log.error({ msg: 'streamed request failed', requestId, error: (err as Error)?.name ?? 'Error', detail: String((err as Error)?.message ?? err).slice(0, 1000) });
-  return { code: 'internal', message: 'internal server error' };
+  const { code, message } = describeError(err instanceof Error ? err : new Error(String(err)), log, requestId, 'streamed request failed');
+  return { code, message };
 }
 
 export async function streamExecution(

@@ -78,36 +78,27 @@ export function registerExecute(app: OpenAPIHono<AppEnv>, deps: { dispatcher: Di
       }
       return streamExecution(c, deps, request) as never;
     }
+    const run = async (): Promise<StoredResponse> => {
+      const outcome = await deps.dispatcher.execute(request, { tenant: c.get('tenant'), requestId: c.get('requestId'), signal: c.req.raw.signal });
+      const fields =
+        outcome.kind === 'accepted'
+          ? { executionId: outcome.id }
+          : { exitCode: outcome.result.exitCode, timedOut: outcome.result.timedOut, executionTime: outcome.result.executionTime };
+      c.set('logFields', { ...c.get('logFields'), ...fields });
+      return responseOf(outcome);
+    };
+    let response: StoredResponse;
     if (key !== undefined && deps.idempotency) {
-      const { response, replayed } = await runOnce(
-        deps.idempotency,
-        { owner: c.get('tenant'), key, fingerprint: fingerprintOf(request) },
-        async () => responseOf(await deps.dispatcher.execute(request, { tenant: c.get('tenant'), requestId: c.get('requestId'), signal: c.req.raw.signal })),
-        { maxWaitMs: worstCaseMs(request, 60_000) + DUPLICATE_WAIT_MARGIN_MS, signal: c.req.raw.signal },
-      );
+      const once = await runOnce(deps.idempotency, { owner: c.get('tenant'), key, fingerprint: fingerprintOf(request) }, run, {
+        maxWaitMs: worstCaseMs(request, 60_000) + DUPLICATE_WAIT_MARGIN_MS,
+        signal: c.req.raw.signal,
+      });
+      response = once.response;
       c.header('Idempotency-Key', key);
-      if (replayed) c.header('Idempotent-Replayed', 'true');
-      if (response.location) c.header('Location', response.location);
-      c.set('logFields', { ...c.get('logFields'), idempotent: replayed ? 'replayed' : 'first' });
-      return c.json(response.body as never, response.status as 200) as never;
-    }
-    const outcome = await deps.dispatcher.execute(request, {
-      tenant: c.get('tenant'),
-      requestId: c.get('requestId'),
-      signal: c.req.raw.signal,
-    });
-    if (outcome.kind === 'accepted') {
-      c.set('logFields', { ...c.get('logFields'), executionId: outcome.id });
-      c.header('Location', `/v1/executions/${outcome.id}`);
-      return c.json({ id: outcome.id, status: outcome.status }, 202);
-    }
-    const { result } = outcome;
-    c.set('logFields', {
-      ...c.get('logFields'),
-      exitCode: result.exitCode,
-      timedOut: result.timedOut,
-      executionTime: result.executionTime,
-    });
-    return c.json(result, 200);
+      if (once.replayed) c.header('Idempotent-Replayed', 'true');
+      c.set('logFields', { ...c.get('logFields'), idempotent: once.replayed ? 'replayed' : 'first' });
+    } else response = await run();
+    if (response.location) c.header('Location', response.location);
+    return c.json(response.body as never, response.status as 200) as never;
   });
 }

@@ -3,16 +3,8 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Context } from 'hono';
 import type { ExecuteResult, Limits, ValidExecuteRequest } from '../../contract.js';
-import {
-  BackendError,
-  CapacityError,
-  QueueFullError,
-  RuntimeUnavailableError,
-  UnsupportedRequestError,
-  type Dispatcher,
-  type ExecutionContext,
-} from '../../dispatch/types.js';
-import { ExecutionInterruptedError, SandboxFault } from '../../errors.js';
+import type { Dispatcher, ExecutionContext } from '../../dispatch/types.js';
+import { describeError, GENERIC_MESSAGES } from '../middleware/errors.js';
 import { runtimeFacts } from '../../runtimes.js';
 import type { AppEnv } from '../env.js';
 import type { Logger } from '../log.js';
@@ -107,22 +99,13 @@ async function executeToCompletion(dispatcher: Dispatcher, request: ValidExecute
   }
 }
 
-/** The message of a tool error: what the HTTP API would say (errorHandler), details of our faults only in the log. */
+/** The message of a tool error: what the HTTP API would say (describeError), details of our faults only in the log. */
 function describe(error: unknown, log: Logger, requestId: string): string {
-  if (error instanceof ToolFailure || error instanceof RuntimeUnavailableError) return error.message;
-  if (error instanceof QueueFullError) return `${error.message} (in about ${error.retryAfterSeconds} s)`;
-  if (error instanceof UnsupportedRequestError) return `invalid request: ${error.path}: ${error.message}`;
-  if (error instanceof CapacityError) return `no room to run: ${error.message}; retry in about ${error.retryAfterSeconds} s`;
-  if (error instanceof SandboxFault || error instanceof ExecutionInterruptedError) return `the execution failed on the server: ${error.message}`;
+  if (error instanceof ToolFailure) return error.message;
   if (error instanceof Error && error.name === 'AbortError') return 'the request was cancelled';
-  const err = error instanceof Error ? error : new Error(String(error));
-  log.error({
-    msg: 'MCP tool call failed',
-    requestId,
-    error: err.name,
-    detail: err.message.slice(0, 1000),
-    stack: err.stack?.split('\n').slice(1, 6).join(' | '),
-  });
-  const status = error instanceof BackendError ? error.status : 500;
-  return `${status === 500 ? 'internal server error' : 'the execution backend failed; retry later'} (request id ${requestId})`;
+  const e = describeError(error instanceof Error ? error : new Error(String(error)), log, requestId, 'MCP tool call failed');
+  const issue = e.issues?.[0];
+  if (issue) return `invalid request: ${issue.path}: ${issue.message}`;
+  // A generic answer names the request, so the log line can be found.
+  return e.code === 'internal' && e.message === GENERIC_MESSAGES[e.status] ? `${e.message} (request id ${requestId})` : e.message;
 }
