@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -23,6 +23,11 @@ export interface Cgroup {
   destroy(): Promise<void>;
   /** What the group's processes used so far; null where this host's cgroups do not say. */
   usage(): CgroupUsage;
+  /**
+   * Starts a new peak: usage() then reports the peak since this call (a lane's next test), or
+   * false where the kernel cannot reset it (v2 before Linux 6.12: memory.peak is then the group's).
+   */
+  resetPeak(): boolean;
 }
 
 /** A phase's accounting, read from its cgroup once its processes are gone. */
@@ -207,6 +212,7 @@ export async function createCgroup(name: string, limits: CgroupLimits): Promise<
     throw err;
   }
   const listing = dirs[dirs.length - 1]!;
+  let peakFd: number | undefined;
   const accounting = d.version === 2 ? dirs[0]! : extra.find((dir) => existsSync(`${dir}/cpuacct.usage`)) ?? null;
   return {
     procs: [...extra, ...dirs].map((dir) => `${dir}/cgroup.procs`),
@@ -222,10 +228,23 @@ export async function createCgroup(name: string, limits: CgroupLimits): Promise<
       }
     },
     async destroy() {
+      if (peakFd !== undefined) closeSync(peakFd);
+      peakFd = undefined;
       await Promise.all(dirs.map((dir) => removeDir(dir, freezer)));
       await Promise.all(extra.map((dir) => removeDir(dir, freezer)));
     },
-    usage: () => (d.version === 2 ? usageV2(dirs[0]!) : usageV1(dirs[0]!, accounting)),
+    usage: () => (d.version === 2 ? usageV2(dirs[0]!, peakFd) : usageV1(dirs[0]!, accounting)),
+    resetPeak() {
+      if (d.version === 1) return tryWrite(`${dirs[0]}/memory.max_usage_in_bytes`, '0');
+      // v2 (6.12+): a write resets the peak seen through that descriptor only.
+      try {
+        peakFd ??= openSync(`${dirs[0]}/memory.peak`, 'r+');
+        writeSync(peakFd, 'reset');
+        return true;
+      } catch {
+        return false;
+      }
+    },
   };
 }
 
@@ -255,12 +274,17 @@ function usageV1(memory: string, cpuacct: string | null): CgroupUsage {
   };
 }
 
-function usageV2(dir: string): CgroupUsage {
+function usageV2(dir: string, peakFd?: number): CgroupUsage {
   const usec = keyed(readControl(`${dir}/cpu.stat`), 'usage_usec');
+  let peak: string | null = null;
+  if (peakFd !== undefined) {
+    const buf = Buffer.alloc(32);
+    peak = buf.toString('latin1', 0, readSync(peakFd, buf, 0, buf.length, 0));
+  }
   return {
     cpuTimeMs: usec === null ? null : Math.round(usec / 1000),
-    // memory.peak needs Linux 5.19.
-    memoryPeakBytes: number(readControl(`${dir}/memory.peak`)),
+    // memory.peak needs Linux 5.19; read through the descriptor that reset it, it is the peak since.
+    memoryPeakBytes: number(peak ?? readControl(`${dir}/memory.peak`)),
     oomKills: keyed(readControl(`${dir}/memory.events`), 'oom_kill') ?? 0,
   };
 }

@@ -20,9 +20,10 @@ import { collectOutputs, type OutputBounds } from './outputs.js';
 import { defaultCompileCacheDir, defaultWorkRoot } from './paths.js';
 import { findToolchain, getRuntime, RUNTIMES, type RuntimeId } from './runtimes/index.js';
 import type { Command, CommandContext, RuntimeDefinition, Toolchain } from './runtimes/types.js';
-import { baseEnv, type OutputListener, type ResourceLimits, type Sandbox, type SandboxSpawn, type StartedInterpreter } from './sandbox/types.js';
+import { baseEnv, type OutputListener, type ResourceLimits, type Sandbox, type SandboxSpawn, type SandboxView, type StartedInterpreter } from './sandbox/types.js';
 import type { ProcessOutcome } from './supervise.js';
-import { setWorkspaceQuota, writeFiles, type Workspace, type WorkspaceQuota } from './workspace.js';
+import { createWorkspace, removeWorkspace, setWorkspaceQuota, writeFiles, type Workspace, type WorkspaceQuota } from './workspace.js';
+import { SuiteLanes } from './grading/lanes.js';
 
 export { RuntimeUnavailableError };
 
@@ -170,6 +171,7 @@ export class Runner {
   private readonly cache: CompileCache | null;
   private readonly minFreeBytes: number;
   private readonly outputBounds: Partial<OutputBounds>;
+  private readonly workspaceQuota: WorkspaceQuota | null;
   /** Workspaces of finished executions still being removed. */
   private readonly cleanups = new Set<Promise<void>>();
 
@@ -180,7 +182,8 @@ export class Runner {
     this.compileTimeoutMs = options.compileTimeoutMs ?? 60_000;
     this.minFreeBytes = options.minFreeBytes ?? 32 * MiB;
     this.outputBounds = options.outputBounds ?? {};
-    setWorkspaceQuota(this.workRoot, options.workspaceQuota ?? null, this.sandbox.mounter);
+    this.workspaceQuota = options.workspaceQuota ?? null;
+    setWorkspaceQuota(this.workRoot, this.workspaceQuota, this.sandbox.mounter);
     this.runLimits = { ...DEFAULT_RUN_LIMITS, ...options.limits };
     this.compileLimits = { ...DEFAULT_COMPILE_LIMITS, ...options.compileLimits };
     // Without namespaces a program could reach the cache directory itself, so process mode does not share builds.
@@ -385,6 +388,7 @@ export class Runner {
     const started = performance.now();
     const program = await this.prepare(req, options.signal);
     let checker: Prepared | null = null;
+    let lanes: Awaited<ReturnType<Runner['lanesFor']>> = null;
     try {
       const compare = req.compare ?? 'lines';
       if (typeof compare === 'object' && compare.mode === 'checker' && !program.failed) {
@@ -397,12 +401,14 @@ export class Runner {
         ...(program.failed ? { failed: program.failed } : {}),
       };
       const limits = this.limitsFor(req);
+      const fresh = (test: TestRun) => this.runPrepared(program, { ...test, env: req.env, limits }, options.signal);
+      lanes = program.failed ? null : await this.lanesFor(program, req.env, limits, fresh);
       return await runSuite(req, suiteProgram, {
         started,
         parallel: Math.max(1, options.parallel ?? 1),
         extraSlot: options.extraSlot,
         signal: options.signal,
-        run: (test: TestRun) => this.runPrepared(program, { ...test, env: req.env, limits }, options.signal),
+        run: (test: TestRun) => (lanes ? lanes.run(test, options.signal) : fresh(test)),
         ...(checker
           ? {
               checker: {
@@ -421,9 +427,69 @@ export class Runner {
           : {}),
       });
     } finally {
+      await lanes?.close();
       program.dispose();
       checker?.dispose();
     }
+  }
+
+  /**
+   * A suite's tests in lanes, where the sandbox has them (bwrap): the files and the build staged
+   * once in a template workspace each test gets a fresh copy of, tests one after another in each
+   * lane, nothing of one left for the next (launch.c -L). Else null: a fresh sandbox per test.
+   */
+  private async lanesFor(program: Prepared, env: Record<string, string>, limits: ResourceLimits, fresh: (test: TestRun) => Promise<ProcessOutcome>) {
+    if (!this.sandbox.lane) return null;
+    const { rt, found, entry, files } = program;
+    const ws = await createWorkspace(this.workRoot).catch(fullAsCapacity);
+    try {
+      await writeFiles(ws.dirs.work, files).catch(fullAsCapacity);
+      const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
+      const binary = await this.stageBuild(program, ws, view);
+      const quota = this.workspaceQuota;
+      const lanes = new SuiteLanes(
+        () =>
+          this.sandbox.lane!({
+            runtime: rt.id,
+            tool: found.tool,
+            readOnlyPaths: [],
+            dirs: ws.dirs,
+            limits,
+            workBytes: quota?.bytes ?? limits.tmpBytes,
+            workInodes: quota?.inodes ?? 65_536,
+            outputLimitBytes: this.outputLimitBytes,
+          }),
+      );
+      return {
+        run: (test: TestRun, signal?: AbortSignal) => {
+          const ctx = commandContext(view, entry, files, test.args, limits.memoryBytes);
+          const cmd = rt.run({ ...ctx, binary });
+          return lanes.run(
+            { argv: cmd.argv, env: { ...baseEnv(ctx, searchPath(ctx.tool)), ...cmd.env, ...env }, cwd: cmd.cwd, stdin: test.stdin, timeoutMs: test.timeout, signal },
+            () => fresh(test),
+          );
+        },
+        close: async () => {
+          await lanes.close();
+          await removeWorkspace(ws);
+        },
+      };
+    } catch (err) {
+      await removeWorkspace(ws);
+      throw err;
+    }
+  }
+
+  /** Copies a prepared program's build into `ws`'s out dir (without following links, bounded); its path in the sandbox. */
+  private async stageBuild(program: Prepared, ws: Workspace, view: SandboxView): Promise<string | undefined> {
+    if (!program.build) return undefined;
+    // The compile's out dir was the build's to write: copied without following links, bounded.
+    const { ws: from, binary: rel, directory } = program.build;
+    const dest = path.join(ws.dirs.out, rel);
+    await mkdir(path.dirname(dest), { recursive: true });
+    if (directory) await copyTreeOutOf(from.dirs.out, rel, dest, { maxEntries: MAX_TREE_ENTRIES, maxBytes: this.compileLimits.fileSizeBytes });
+    else await copyOutOf(from.dirs.out, rel, dest, this.compileLimits.fileSizeBytes);
+    return path.posix.join(view.outDir, rel);
   }
 
   /**
@@ -461,16 +527,7 @@ export class Runner {
     try {
       await writeFiles(ws.dirs.work, files).catch(fullAsCapacity);
       const view = this.sandbox.view(ws.dirs, found.tool, rt.id);
-      let binary: string | undefined;
-      if (program.build) {
-        // The compile's out dir was the build's to write: copied without following links, bounded.
-        const { ws: from, binary: rel, directory } = program.build;
-        const dest = path.join(ws.dirs.out, rel);
-        await mkdir(path.dirname(dest), { recursive: true });
-        if (directory) await copyTreeOutOf(from.dirs.out, rel, dest, { maxEntries: MAX_TREE_ENTRIES, maxBytes: this.compileLimits.fileSizeBytes });
-        else await copyOutOf(from.dirs.out, rel, dest, this.compileLimits.fileSizeBytes);
-        binary = path.posix.join(view.outDir, rel);
-      }
+      const binary = await this.stageBuild(program, ws, view);
       const ctx = commandContext(view, entry, files, run.args, run.limits.memoryBytes);
       const cmd = rt.run({ ...ctx, binary });
       return await this.phase(rt, ws, found, ctx, cmd, run.env, {

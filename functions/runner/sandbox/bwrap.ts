@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { INSTANCE_TAG } from '../instance.js';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +14,8 @@ import { createWorkspace, removeWorkspace, type Workspace, type WorkspaceMounter
 import { launcherPath, launchSpec, spawnerPath } from './launcher.js';
 import { Spawner, type SpawnedChild } from './spawner.js';
 import { SandboxPool, type PreparedSandbox } from './pool.js';
-import type { ExecDirs, Overlay, PoolOptions, ResourceLimits, Sandbox, SandboxSpawn, SandboxView, StartedInterpreter } from './types.js';
+import { SandboxLane } from './lane.js';
+import type { ExecDirs, Lane, LaneOptions, Overlay, PoolOptions, ResourceLimits, Sandbox, SandboxSpawn, SandboxView, StartedInterpreter } from './types.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -123,6 +126,14 @@ export class BwrapSandbox implements Sandbox {
     return [...NAMESPACES, ...PRIVILEGES];
   }
 
+  /**
+   * A lane keeps its user namespace's capabilities, for the mounts of each test (launch.c drops
+   * them all in every test before anything of it runs); nested user namespaces stay forbidden.
+   */
+  private laneNamespaceArgs(): string[] {
+    return [...NAMESPACES, '--unshare-user', '--disable-userns'];
+  }
+
   /** bwrap arguments shared by fresh and prepared sandboxes: namespaces, mounts, working dir. */
   private sandboxArgs(o: {
     limits: ResourceLimits;
@@ -133,8 +144,10 @@ export class BwrapSandbox implements Sandbox {
     cwd: string;
     /** The start-up hook of an interpreter started ahead, bound read-only at AHEAD_HOOK. */
     hook?: string;
+    /** A lane's: its capabilities kept, the work dir read-only (each test gets a copy). */
+    lane?: boolean;
   }): string[] {
-    const args = [...this.namespaceArgs(), ...this.rootArgs];
+    const args = [...(o.lane ? this.laneNamespaceArgs() : this.namespaceArgs()), ...this.rootArgs];
     args.push('--proc', '/proc', '--dev', '/dev');
     args.push('--size', String(o.limits.tmpBytes), '--tmpfs', TMP);
     args.push('--size', String(o.limits.tmpBytes), '--tmpfs', '/dev/shm');
@@ -149,7 +162,7 @@ export class BwrapSandbox implements Sandbox {
       for (const p of tool.binds ?? []) args.push('--ro-bind-try', p, p);
     }
     for (const p of o.readOnlyPaths) args.push('--ro-bind-try', p, p);
-    args.push('--bind', o.dirs.work, WORK);
+    args.push(o.lane ? '--ro-bind' : '--bind', o.dirs.work, WORK);
     args.push(o.writableOut ? '--bind' : '--ro-bind', o.dirs.out, OUT);
     args.push('--ro-bind', launcherPath()!, LAUNCHER);
     if (o.hook) args.push('--ro-bind', o.hook, AHEAD_HOOK);
@@ -165,14 +178,14 @@ export class BwrapSandbox implements Sandbox {
    * the SPEC_FD pipe too.
    * The rlimits hold for bwrap and all it starts.
    */
-  private async start(o: { args: string[]; cgroupName: string; limits: ResourceLimits; spec?: boolean; overlays?: readonly Overlay[] }) {
+  private async start(o: { args: string[]; cgroupName: string; limits: ResourceLimits; spec?: boolean; fds?: string; overlays?: readonly Overlay[] }) {
     const cgroup = await this.cgroupFor(o.cgroupName, o.limits);
     try {
       const child = await this.spawner!.spawn({
         argv: [this.bwrap!, ...o.args],
         env: { PATH: '/usr/bin:/bin' },
         cwd: '/',
-        fds: o.spec ? 'rwwwr' : 'rwww',
+        fds: o.fds ?? (o.spec ? 'rwwwr' : 'rwww'),
         openFiles: o.limits.openFiles,
         fileSizeBytes: o.limits.fileSizeBytes,
         overlays: o.overlays,
@@ -223,6 +236,30 @@ export class BwrapSandbox implements Sandbox {
       throw new SandboxFault(`could not start the sandbox: ${(err as Error).message}`, { beforeStart: true, cause: err });
     }
     return this.supervise(child, cgroup, spec);
+  }
+
+  /**
+   * A lane for a test suite (launch.c -L): one sandbox whose tests run one after another, each in
+   * fresh mount and IPC namespaces, with a fresh copy of `dirs.work`, the build read-only at /out,
+   * and nothing left of the test before. Its cgroup holds the limits of one test.
+   */
+  readonly lane = process.getuid?.() === 0 ? (o: LaneOptions) => this.startLane(o) : undefined;
+
+  /** A lane's first process mounts each test's tmpfs with its user namespace's capabilities, which bwrap leaves only to root. */
+  private async startLane(o: LaneOptions): Promise<Lane> {
+    if (!launcherPath()) throw new SandboxFault('build/runtools-launch is missing', { beforeStart: true });
+    const args = this.sandboxArgs({ ...o, tools: [{ runtime: o.runtime, tool: o.tool }], writableOut: false, cwd: WORK, lane: true });
+    const launch = [LAUNCHER, '-L', '-W', `${o.workBytes}:${o.workInodes}`, '-T', String(o.limits.tmpBytes), '-n'];
+    // The lane's own process is in the group beside each test's: one more than a sandbox's.
+    const limits = { ...o.limits, pids: o.limits.pids + 1 };
+    let started;
+    try {
+      started = await this.start({ args: [...args, '--', ...launch], cgroupName: `${INSTANCE_TAG}${randomBytes(9).toString('base64url')}-lane`, limits, fds: 'rww' });
+    } catch (err) {
+      throw new SandboxFault(`could not start a lane: ${(err as Error).message}`, { beforeStart: true, cause: err });
+    }
+    const { child, cgroup } = started;
+    return new SandboxLane(child, cgroup, () => this.killTree(cgroup)(child), o.outputLimitBytes, WORK);
   }
 
   /** Supervises a started sandbox (`release` lets a prepared one go); its result waits for its cgroup to empty. */

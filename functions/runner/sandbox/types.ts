@@ -94,6 +94,38 @@ export interface Overlay {
   target: string;
 }
 
+/** A lane of a test suite: the program's files and build, and the limits of every test. */
+export interface LaneOptions {
+  runtime: string;
+  tool: Toolchain;
+  readOnlyPaths: readonly string[];
+  /** Host dirs: `work` holds the files every test starts with (copied into its own /work), `out` the build (read-only /out). */
+  dirs: ExecDirs;
+  limits: ResourceLimits;
+  /** Size and inodes of each test's /work. */
+  workBytes: number;
+  workInodes: number;
+  outputLimitBytes: number;
+}
+
+/** One test in a lane: the command (sandbox paths) and what it gets. */
+export interface LaneRun {
+  argv: string[];
+  env: Record<string, string>;
+  /** Relative to the work dir (default: the work dir). */
+  cwd?: string;
+  stdin: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** A sandbox that runs tests one after another, each with nothing left of the one before (bwrap's lanes). */
+export interface Lane {
+  readonly usable: boolean;
+  run(r: LaneRun): Promise<ProcessOutcome>;
+  close(): Promise<void>;
+}
+
 /** Runs one process of an execution in isolation. */
 export interface Sandbox {
   readonly kind: 'bwrap' | 'process';
@@ -113,6 +145,8 @@ export interface Sandbox {
   /** How host paths appear inside this sandbox. */
   view(dirs: ExecDirs, tool: Toolchain, runtime: string): SandboxView;
   run(spec: SandboxSpawn): Promise<ProcessOutcome>;
+  /** Starts a lane for a test suite's runs, where the sandbox has them. */
+  lane?(options: LaneOptions): Promise<Lane>;
   /** Throws with a how-to-fix message when this sandbox cannot work on this host. */
   check(): Promise<void>;
   /** One line on which limits hold here (for logs and /health). */

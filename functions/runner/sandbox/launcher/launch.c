@@ -19,12 +19,33 @@
  *     -o, -f   RLIMIT_NOFILE and RLIMIT_FSIZE for the program (core dumps are always off)
  * Without -w the program is argv after "--", with this process's environment and cwd.
  * Exits with the program's status (128+N for signal N).
+ *
+ *   runtools-launch -L -W BYTES:INODES -T BYTES [-n]
+ *     a lane: PID 1 of a sandbox that runs a test suite's tests one after another, each in a
+ *     fresh mount and IPC namespace with fresh tmpfs at /work (a copy of the files bound at
+ *     /work; -W its size and inodes), /tmp and /dev/shm (-T), and every process of a test
+ *     killed before the next starts. It keeps its capabilities (its own user namespace's, for
+ *     those mounts); each test drops them all before anything of the test runs. Frames
+ *     (a type byte, a 32-bit little-endian length, the payload) on stdin:
+ *       T  a test: its stdin's length (32-bit), its stdin, then a spec as -w reads it
+ *       K  kill the test in progress
+ *     and on stdout: o / e (a chunk of the test's stdout / stderr), R (the test is over and all
+ *     its processes are gone: the launcher's report line, or nothing when the test was killed).
+ *     End of stdin ends the lane.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <dirent.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -57,6 +78,8 @@ struct spec {
   char **argv;
 };
 
+static void parse_spec(char *buf, size_t len, struct spec *s);
+
 static void read_spec(int fd, struct spec *s) {
   size_t cap = 1 << 16, len = 0;
   char *buf = malloc(cap);
@@ -75,7 +98,12 @@ static void read_spec(int fd, struct spec *s) {
   }
   close(fd);
   if (len == 0) _exit(0); /* the sandbox was discarded unused */
-  if (buf[len - 1] != '\0') { errno = EINVAL; die("spec"); }
+  parse_spec(buf, len, s);
+}
+
+/* cwd, number of env entries, the entries, argv: NUL-terminated fields filling buf. */
+static void parse_spec(char *buf, size_t len, struct spec *s) {
+  if (len == 0 || buf[len - 1] != '\0') { errno = EINVAL; die("spec"); }
   size_t count = 0;
   for (size_t i = 0; i < len; i++) count += buf[i] == '\0';
   char **fields = calloc(count + 1, sizeof(char *));
@@ -315,31 +343,25 @@ static void report(int fd, int status, const struct rusage *ru) {
   }
 }
 
-int main(int argc, char **argv) {
-  int status_fd = -1, spec_fd = -1, network = 1, process_mode = 0, opt;
-  rlim_t nofile = 0, fsize = 0;
-  while ((opt = getopt(argc, argv, "+s:w:npo:f:")) != -1) {
-    switch (opt) {
-      case 's': status_fd = atoi(optarg); break;
-      case 'w': spec_fd = atoi(optarg); break;
-      case 'n': network = 0; break;
-      case 'p': process_mode = 1; break;
-      case 'o': nofile = strtoull(optarg, NULL, 10); break;
-      case 'f': fsize = strtoull(optarg, NULL, 10); break;
-      default: errno = EINVAL; die("usage: runtools-launch [-s FD] [-w FD] [-n] [-p] [-o N] [-f N] [-- argv...]");
-    }
-  }
-  struct spec s = {.cwd = NULL, .envp = environ, .argv = &argv[optind]};
-  if (spec_fd >= 0) read_spec(spec_fd, &s);
-  else if (optind >= argc) { errno = EINVAL; die("no program to run"); }
+/*
+ * Starts the program (spec) and waits for it; reports how it ended on status_fd. With lane set
+ * this process is not PID 1: the program may not signal it, PID 1 (the lane) or every process at
+ * once (kill(-1) would reach this process), and orphans come back to it (child subreaper).
+ */
+static int run_program(const struct spec *s, int status_fd, int network, int process_mode, int lane, rlim_t nofile, rlim_t fsize) {
   if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC) != 0) die("status descriptor");
-  if (process_mode && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die("subreaper");
+  if ((process_mode || lane) && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die("subreaper");
 
   __u32 values[MAX_PROTECTED];
   size_t nvalues = protected_values(values, process_mode);
+  if (lane) {
+    values[nvalues++] = 1;
+    values[nvalues++] = (__u32)-1;
+  }
   pid_t child = fork();
   if (child < 0) die("fork");
-  if (child == 0) start(&s, values, nvalues, network, process_mode, nofile, fsize);
+  /* In a lane, as in process mode, the program's process group is its own: kill(0) reaches only it. */
+  if (child == 0) start(s, values, nvalues, network, process_mode || lane, nofile, fsize);
 
   /* The program's: nothing of ours may keep its pipes open or be inspected through /proc. */
   prctl(PR_SET_DUMPABLE, 0);
@@ -361,4 +383,272 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_CHILDREN, &ru);
   if (status_fd >= 0) report(status_fd, status, &ru);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* ---- lanes (-L): a suite's tests one after another in one sandbox ---- */
+
+struct lane {
+  unsigned long long work_bytes, work_inodes, tmp_bytes;
+  int network;
+};
+
+static int write_all(int fd, const void *buf, size_t len) {
+  for (size_t off = 0; off < len;) {
+    ssize_t n = write(fd, (const char *)buf + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    off += (size_t)n;
+  }
+  return 0;
+}
+
+/* Reads exactly len bytes; 0 at a clean end before the first byte, 1 when read. */
+static int read_all(int fd, void *buf, size_t len) {
+  for (size_t off = 0; off < len;) {
+    ssize_t n = read(fd, (char *)buf + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("read command");
+    if (n == 0) {
+      if (off == 0) return 0;
+      errno = EPIPE;
+      die("command cut short");
+    }
+    off += (size_t)n;
+  }
+  return 1;
+}
+
+static void frame(char type, const void *data, uint32_t len) {
+  char head[5] = {type, (char)(len & 0xff), (char)((len >> 8) & 0xff), (char)((len >> 16) & 0xff), (char)(len >> 24)};
+  if (write_all(1, head, sizeof head) != 0 || write_all(1, data, len) != 0) _exit(0); /* the server went away */
+}
+
+/*
+ * Copies the tree at src (the request's files, written by the server) into dst: directories,
+ * regular files and their modes; links and anything else are skipped, none is followed.
+ */
+static void copy_tree(int src, int dst) {
+  DIR *dir = fdopendir(src);
+  if (!dir) die("template");
+  struct dirent *e;
+  while ((e = readdir(dir))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat st;
+    if (fstatat(src, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) die("template entry");
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdirat(dst, e->d_name, st.st_mode & 07777) != 0) die("mkdir");
+      int from = openat(src, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int to = openat(dst, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (from < 0 || to < 0) die("open dir");
+      copy_tree(from, to);
+      close(to);
+    } else if (S_ISREG(st.st_mode)) {
+      int from = openat(src, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      int to = openat(dst, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+      if (from < 0 || to < 0) die("open file");
+      char buf[65536];
+      for (;;) {
+        ssize_t n = read(from, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) die("read file");
+        if (n == 0) break;
+        if (write_all(to, buf, (size_t)n) != 0) die("write file");
+      }
+      if (fchmod(to, st.st_mode & 07777) != 0) die("chmod");
+      close(from);
+      close(to);
+    }
+  }
+  closedir(dir);
+}
+
+static void mount_tmpfs(const char *target, unsigned long long bytes, unsigned long long inodes, const char *mode) {
+  char options[160];
+  if (inodes) snprintf(options, sizeof options, "size=%llu,nr_inodes=%llu,mode=%s", bytes, inodes, mode);
+  else snprintf(options, sizeof options, "size=%llu,mode=%s", bytes, mode);
+  if (mount("runtools", target, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) die(target);
+}
+
+/* Every capability gone for good: bounding set, ambient, and no way back through exec as uid 0. */
+static void drop_capabilities(void) {
+  if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                                   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) != 0)
+    die("securebits");
+  for (int cap = 0; cap <= 63; cap++)
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) die("bounding set");
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) die("ambient");
+  struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  if (syscall(SYS_capset, &head, data) != 0) die("capset");
+  if (syscall(SYS_capget, &head, data) != 0) die("capget");
+  if (data[0].effective | data[0].permitted | data[0].inheritable | data[1].effective | data[1].permitted | data[1].inheritable ||
+      prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0) {
+    errno = EPERM;
+    die("capabilities left");
+  }
+}
+
+/* Moves fd to at least 10, so that placing the test's descriptors at 0-3 cannot overwrite it. */
+static int high(int fd) {
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  if (moved < 0) die("dup");
+  close(fd);
+  return moved;
+}
+
+/* The test's first process, in its fresh mount and IPC namespaces: its mounts, no capabilities, then the program. */
+static void test_process(char *spec, size_t spec_len, const struct lane *lane, int in, int out, int err, int status) {
+  in = high(in), out = high(out), err = high(err), status = high(status);
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("private mounts");
+  /* The files bound at /work stay under the fresh tmpfs, out of reach: copied from this descriptor. */
+  int template = open("/work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (template < 0) die("/work");
+  mount_tmpfs("/work", lane->work_bytes, lane->work_inodes, "0755");
+  int work = open("/work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (work < 0) die("/work");
+  copy_tree(template, work);
+  close(work);
+  mount_tmpfs("/tmp", lane->tmp_bytes, 0, "1777");
+  mount_tmpfs("/dev/shm", lane->tmp_bytes, 0, "1777");
+  drop_capabilities();
+  struct spec s;
+  parse_spec(spec, spec_len, &s);
+  if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 || dup2(status, 3) < 0) die("dup2");
+  if (syscall(SYS_close_range, 4, ~0U, 0) != 0) die("close_range");
+  _exit(run_program(&s, 3, lane->network, 0, 1, 0, 0));
+}
+
+/* Kills every process of the lane but this one (PID 1) and reaps them all. */
+static void kill_all_but_me(void) {
+  for (;;) {
+    kill(-1, SIGKILL);
+    pid_t pid = waitpid(-1, NULL, 0);
+    if (pid < 0 && errno == ECHILD) return;
+    if (pid < 0 && errno != EINTR) die("reap");
+  }
+}
+
+/* One test: frames its output and its report to the server; kills it on K; returns once all of it is gone. */
+static void lane_test(char *payload, uint32_t len, const struct lane *lane) {
+  uint32_t in_len;
+  if (len < 4) { errno = EINVAL; die("test frame"); }
+  memcpy(&in_len, payload, 4);
+  if (in_len > len - 4) { errno = EINVAL; die("test frame"); }
+  const char *input = payload + 4;
+  char *spec = payload + 4 + in_len;
+  size_t spec_len = len - 4 - in_len;
+  int pin[2], pout[2], perr[2], pst[2];
+  if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(pst, O_CLOEXEC)) die("pipe");
+  pid_t test = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD, 0, 0, 0, 0);
+  if (test < 0) die("clone");
+  if (test == 0) {
+    close(pin[1]), close(pout[0]), close(perr[0]), close(pst[0]);
+    test_process(spec, spec_len, lane, pin[0], pout[1], perr[1], pst[1]);
+  }
+  close(pin[0]), close(pout[1]), close(perr[1]), close(pst[1]);
+  fcntl(pin[1], F_SETFL, O_NONBLOCK);
+  size_t in_off = 0;
+  if (in_len == 0) close(pin[1]), pin[1] = -1;
+  char line[256];
+  size_t line_len = 0;
+  int open_streams = 3, killed = 0;
+  char buf[65536];
+  while (open_streams > 0) {
+    struct pollfd p[5] = {
+        {.fd = 0, .events = POLLIN},
+        {.fd = pout[0], .events = POLLIN},
+        {.fd = perr[0], .events = POLLIN},
+        {.fd = pst[0], .events = POLLIN},
+        {.fd = pin[1], .events = POLLOUT},
+    };
+    if (poll(p, 5, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (p[0].revents) {
+      char type;
+      uint32_t n;
+      if (!read_all(0, &type, 1)) _exit(0); /* the server went away: the lane ends, and the test with it */
+      read_all(0, &n, 4);
+      if (type != 'K' || n != 0) { errno = EINVAL; die("command during a test"); }
+      if (!killed) kill_all_but_me(), killed = 1;
+      continue; /* the descriptors polled may be closed by now */
+    }
+    for (int i = 1; i <= 3; i++) {
+      if (!p[i].revents) continue;
+      ssize_t n = read(p[i].fd, buf, sizeof buf);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) {
+        close(p[i].fd);
+        if (i == 1) pout[0] = -1;
+        if (i == 2) perr[0] = -1;
+        if (i == 3) pst[0] = -1;
+        open_streams--;
+        /* The test's first process is over (its report is in): what it left running goes now,
+           so the output pipes its strays hold reach their end. */
+        if (i == 3 && !killed) kill_all_but_me(), killed = 1;
+        continue;
+      }
+      if (i == 3) {
+        if (line_len + (size_t)n < sizeof line) memcpy(line + line_len, buf, (size_t)n), line_len += (size_t)n;
+      } else {
+        frame(i == 1 ? 'o' : 'e', buf, (uint32_t)n);
+      }
+    }
+    if (p[4].revents) {
+      ssize_t n = write(pin[1], input + in_off, in_len - in_off);
+      if (n > 0) in_off += (size_t)n;
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_off == in_len) close(pin[1]), pin[1] = -1;
+    }
+  }
+  if (pin[1] >= 0) close(pin[1]);
+  frame('R', line, (uint32_t)line_len);
+}
+
+static int lane_main(const struct lane *lane) {
+  prctl(PR_SET_DUMPABLE, 0);
+  signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    char type;
+    uint32_t len;
+    if (!read_all(0, &type, 1)) return 0;
+    read_all(0, &len, 4);
+    if (type == 'K' && len == 0) continue; /* the test it was meant for is over already */
+    if (type != 'T' || len > MAX_SPEC) { errno = EINVAL; die("lane command"); }
+    char *payload = malloc(len ? len : 1);
+    if (!payload) die("malloc");
+    read_all(0, payload, len);
+    lane_test(payload, len, lane);
+    free(payload);
+  }
+}
+
+int main(int argc, char **argv) {
+  int status_fd = -1, spec_fd = -1, network = 1, process_mode = 0, lane_mode = 0, opt;
+  rlim_t nofile = 0, fsize = 0;
+  struct lane lane = {0, 0, 0, 1};
+  while ((opt = getopt(argc, argv, "+s:w:npo:f:LW:T:")) != -1) {
+    switch (opt) {
+      case 's': status_fd = atoi(optarg); break;
+      case 'w': spec_fd = atoi(optarg); break;
+      case 'n': network = 0; break;
+      case 'p': process_mode = 1; break;
+      case 'o': nofile = strtoull(optarg, NULL, 10); break;
+      case 'f': fsize = strtoull(optarg, NULL, 10); break;
+      case 'L': lane_mode = 1; break;
+      case 'W': if (sscanf(optarg, "%llu:%llu", &lane.work_bytes, &lane.work_inodes) != 2) { errno = EINVAL; die("-W"); } break;
+      case 'T': lane.tmp_bytes = strtoull(optarg, NULL, 10); break;
+      default: errno = EINVAL; die("usage: runtools-launch [-s FD] [-w FD] [-n] [-p] [-o N] [-f N] [-- argv...] | -L -W BYTES:INODES -T BYTES [-n]");
+    }
+  }
+  if (lane_mode) {
+    if (!lane.work_bytes || !lane.work_inodes || !lane.tmp_bytes || getpid() != 1) { errno = EINVAL; die("a lane needs -W and -T and must be PID 1"); }
+    lane.network = network;
+    return lane_main(&lane);
+  }
+  struct spec s = {.cwd = NULL, .envp = environ, .argv = &argv[optind]};
+  if (spec_fd >= 0) read_spec(spec_fd, &s);
+  else if (optind >= argc) { errno = EINVAL; die("no program to run"); }
+  return run_program(&s, status_fd, network, process_mode, 0, nofile, fsize);
 }

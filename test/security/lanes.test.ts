@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cgroupSupport } from '../../functions/runner/cgroup.js';
+import type { TestRunner } from '../helpers/runner.js';
+import { expectContained, hostileRunner, newTag } from './harness.js';
+
+/*
+ * Test suites run in lanes (launch.c -L): one bwrap sandbox runs a suite's tests one after
+ * another, its first process keeping the capabilities of its user namespace to give each test
+ * fresh mounts. These attacks come from the tests themselves: a test must hold no capability,
+ * reach nothing of the lane, and leave nothing for the next test.
+ */
+
+const withCgroups = cgroupSupport() !== null;
+let t: TestRunner;
+
+beforeAll(async () => {
+  t = await hostileRunner();
+});
+
+afterAll(async () => {
+  await t.runner.close();
+  t.dispose();
+});
+
+/** Python run as each test: argv[1] says what it does, the last argument is the attack's tag. */
+const suite = (code: string, tests: Array<{ args: string[]; stdin?: string; expectedOutput?: string }>, tag: string) => ({
+  runtime: 'python' as const,
+  code,
+  tests: tests.map((x) => ({ ...x, args: [...x.args, tag] })),
+});
+
+describe('a test in a lane', () => {
+  it('runs in a lane, with no capability, no new privileges, under seccomp, and cannot mount, unshare or reach the lane', async () => {
+    const tag = newTag();
+    const code = [
+      'import ctypes, os, signal',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)",
+      "caps = {k: int(status[k], 16) for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')}",
+      "print('lane' if b'-L' in open('/proc/1/cmdline', 'rb').read().split(b'\\0') else 'no lane')",
+      "print('caps', sum(caps.values()), 'nnp', status['NoNewPrivs'].strip(), 'seccomp', status['Seccomp'].strip())",
+      "print('mount', libc.mount(b'x', b'/work', b'tmpfs', 0, None), ctypes.get_errno() != 0)",
+      "print('unshare', libc.unshare(0x00020000))",  // CLONE_NEWNS
+      "print('setns', libc.setns(os.open('/proc/1/ns/mnt', os.O_RDONLY) if os.path.exists('/proc/1/ns/mnt') else -1, 0))",
+      'for pid in (1, -1):',
+      '    try:',
+      '        os.kill(pid, signal.SIGKILL)',
+      "        print('killed', pid)",
+      '    except PermissionError:',
+      "        print('kill', pid, 'refused')",
+      "for f in ('/proc/1/environ', '/proc/1/mem', '/proc/1/root/opt', '/proc/1/fd/0'):",
+      '    try:',
+      '        open(f, "rb").read(1) if not f.endswith("/opt") else os.listdir(f)',
+      "        print('read', f)",
+      '    except OSError:',
+      "        print('no', f)",
+      "try:",
+      "    open('/out/x', 'w')",
+      "    print('wrote /out')",
+      "except OSError:",
+      "    print('/out read-only')",
+    ].join('\n');
+    const r = await t.run(suite(code, [{ args: ['a'] }, { args: ['b'] }], tag));
+    const expected = [
+      'lane',
+      'caps 0 nnp 1 seccomp 2',
+      'mount -1 True',
+      'unshare -1',
+      'setns -1',
+      'kill 1 refused',
+      'kill -1 refused',
+      'no /proc/1/environ',
+      'no /proc/1/mem',
+      'no /proc/1/root/opt',
+      'no /proc/1/fd/0',
+      '/out read-only',
+      '',
+    ].join('\n');
+    expect(r.tests!.map((x) => x.stdout)).toEqual([expected, expected]);
+    expect(r.tests!.map((x) => x.status)).toEqual(['ok', 'ok']);
+    await expectContained(t, tag);
+  });
+
+  it('leaves nothing for the next: files (its own program too), /tmp, /dev/shm, System V IPC, an abstract socket, processes', async () => {
+    const tag = newTag();
+    const code = [
+      'import ctypes, os, socket, subprocess, sys, time',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      "if sys.argv[1] == 'leave':",
+      "    open(__file__, 'w').write('print(\"tampered\")\\n')",
+      "    for f in ('left.txt', '/tmp/left.txt', '/dev/shm/left.txt'): open(f, 'w').write('x')",
+      '    print(libc.shmget(0x5eed, 4096, 0o1666) >= 0)',  // IPC_CREAT | 0666
+      '    s = socket.socket(socket.AF_UNIX); s.bind(b"\\0runtools-lane-test"); s.listen()',
+      // A daemon in a session of its own, its parent gone: it would tamper with the next test's files.
+      "    subprocess.Popen(['sh', '-c', 'while :; do echo tampered > /work/main.py; sleep 0.01; done', sys.argv[-1]], start_new_session=True, stdout=subprocess.DEVNULL)",
+      '    time.sleep(0.2)',
+      "    print('left')",
+      'else:',
+      "    seen = [f for f in ('left.txt', '/tmp/left.txt', '/dev/shm/left.txt') if os.path.exists(f)]",
+      '    shm = libc.shmget(0x5eed, 0, 0)',
+      '    c = socket.socket(socket.AF_UNIX)',
+      '    try:',
+      '        c.connect(b"\\0runtools-lane-test"); sock = "connected"',
+      '    except OSError:',
+      '        sock = "refused"',
+      "    procs = sorted(open(f'/proc/{p}/comm').read().strip() for p in os.listdir('/proc') if p.isdigit())",
+      "    print(seen, shm, sock, [p for p in procs if p != '.launch' and not p.startswith('python3')])",
+    ].join('\n');
+    const r = await t.run(
+      suite(code, [{ args: ['leave'] }, { args: ['look'] }, { args: ['look'] }], tag),
+    );
+    expect(r.tests!.map((x) => x.stdout)).toEqual(['True\nleft\n', '[] -1 refused []\n', '[] -1 refused []\n']);
+    await expectContained(t, tag);
+  });
+
+  it('a daemon holding the output open does not hold the test: it ends with its program and its output is whole', async () => {
+    const tag = newTag();
+    const code = "import subprocess, sys\nsubprocess.Popen(['sleep', '60', sys.argv[-1]])\nprint(sys.stdin.read().count('x'))";
+    const started = performance.now();
+    const r = await t.run({ ...suite(code, [{ args: [], stdin: 'x'.repeat(1 << 20) }], tag), timeout: 20_000 });
+    expect(r.tests![0]).toMatchObject({ stdout: `${1 << 20}\n`, status: 'ok', timedOut: false });
+    // Well before the 60 s sleep and the 20 s timeout.
+    expect(performance.now() - started).toBeLessThan(15_000);
+    await expectContained(t, tag);
+  });
+
+  it('a program that signals its own process group kills only itself: a runtime error, not a failure of the lane', async () => {
+    const tag = newTag();
+    const code = "import os, signal, sys\nif sys.argv[1] == 'group': os.kill(0, signal.SIGKILL)\nprint('fine')";
+    const r = await t.run(suite(code, [{ args: ['group'] }, { args: ['after'], expectedOutput: 'fine' }], tag));
+    expect(r.tests!.map((x) => [x.verdict, x.signal])).toEqual([['runtime_error', 'SIGKILL'], ['passed', null]]);
+    await expectContained(t, tag);
+  });
+
+  it.runIf(withCgroups)('a test that fills its memory with files is memory_limit, and the next test runs as usual', async () => {
+    const tag = newTag();
+    const code = [
+      'import sys',
+      "if sys.argv[1] == 'fill':",
+      "    with open('/work/fill', 'wb') as f:",
+      '        for _ in range(200): f.write(b"x" * (1 << 20))',
+      "print('fine')",
+    ].join('\n');
+    const r = await t.run({ ...suite(code, [{ args: ['fill'] }, { args: ['after'], expectedOutput: 'fine' }], tag), memoryLimitMb: 64 });
+    expect(r.tests!.map((x) => x.verdict)).toEqual(['memory_limit', 'passed']);
+    await expectContained(t, tag);
+  });
+});
