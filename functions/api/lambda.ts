@@ -25,6 +25,7 @@ import { createApp, type AppEnv, type Authenticate, type Logger } from './app.js
 import { acceptsGzip } from './static-assets.js';
 import { Uploads } from './uploads.js';
 import { S3Idempotency } from '../dispatch/idempotency.js';
+import { backgroundSettled } from '../dispatch/background.js';
 
 /**
  * Largest request body on AWS: the local server's. A body whose event would not fit Lambda's
@@ -103,6 +104,8 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}): Streami
     const e = event as unknown as APIGatewayProxyEvent;
     const response = await app.fetch(requestOf(e, controller.signal), { event, requestContext: e.requestContext, lambdaContext: context });
     await writeResponse(responseStream, e, response);
+    // The client has its answer; work the API finishes after a 202 keeps the invocation alive.
+    await backgroundSettled();
   };
 }
 

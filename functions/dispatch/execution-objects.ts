@@ -55,10 +55,10 @@ export class ExecutionObjects {
   }
 
   /** Stores the request and returns a URL to read it back for `seconds`. */
-  async putRequest(id: string, request: ValidExecuteRequest, seconds: number, requestId: string): Promise<string> {
+  async putRequest(id: string, request: ValidExecuteRequest, seconds: number, requestId: string, extra: Record<string, unknown> = {}): Promise<string> {
     const { s3, bucket } = this.options;
     try {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(id, 'request'), Body: JSON.stringify({ request }), ContentType: 'application/json' }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(id, 'request'), Body: JSON.stringify({ ...extra, request }), ContentType: 'application/json' }));
     } catch (err) {
       this.options.log({ level: 'error', msg: 'storing the request failed', requestId, error: (err as Error).message });
       throw new BackendError('the request could not be stored', 503, { cause: err });
@@ -86,6 +86,18 @@ export class ExecutionObjects {
     } catch (err) {
       this.options.log({ level: 'error', msg: 'storing the execution metadata failed', requestId, error: (err as Error).message });
       throw new BackendError('the execution could not be recorded', 503, { cause: err });
+    }
+  }
+
+  /** Stores the outcome of an execution the API itself finished (created once, as a runner's through its URL). */
+  async putOutcome(id: string, outcome: z.input<typeof OutcomeSchema>, requestId: string): Promise<void> {
+    try {
+      await this.options.s3.send(
+        new PutObjectCommand({ Bucket: this.options.bucket, Key: key(id, 'result'), Body: JSON.stringify(outcome), ContentType: 'application/json', IfNoneMatch: '*' }),
+      );
+    } catch (err) {
+      this.options.log({ level: 'error', msg: 'storing the outcome failed', requestId, executionId: id, error: (err as Error).message });
+      throw new BackendError('the outcome could not be stored', 503, { cause: err });
     }
   }
 

@@ -12,6 +12,7 @@ import { InvokeCommand, InvokeWithResponseStreamCommand, type LambdaClient } fro
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CompileResultSchema, ExecuteResultSchema, type ExecuteResult, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
+import type { RunnerSuiteOptions } from '../runner/lambda.js';
 import { ExecutionObjects } from './execution-objects.js';
 import { worstCaseMs } from './policy.js';
 import { staticRuntimes } from './route.js';
@@ -78,6 +79,9 @@ function functionFailure(request: ValidExecuteRequest, errorType: string | undef
   return new BackendError(timedOut ? 'the runner timed out' : 'the runner failed', timedOut ? 504 : 502);
 }
 
+/** The API's window closed before the invocation answered (it goes on and stores its outcome). */
+class WindowClosed extends Error {}
+
 /** Executes each request by invoking its runtime's runner function and waiting for the result. */
 export class LambdaDispatcher implements Dispatcher {
   readonly liveOutput = true;
@@ -95,15 +99,39 @@ export class LambdaDispatcher implements Dispatcher {
     const tenantIsolation = this.options.tenantIsolation ?? true;
     if (ctx.live) return { kind: 'completed', result: await this.executeLive(request, ctx, functionName, tenantIsolation) };
     const id = ExecutionObjects.newId();
-    const resultUrl = await this.objects.resultUrl(id, this.options.resultUrlSeconds ?? 960);
-    let payload = JSON.stringify({ request, resultUrl });
-    if (Buffer.byteLength(payload) > MAX_INLINE_REQUEST_BYTES) {
-      const requestUrl = await this.objects.putRequest(id, request, 300, ctx.requestId);
-      payload = JSON.stringify({ requestUrl, resultUrl });
-    }
     // The window closes the wait, not the invocation: the program goes on and stores its outcome.
     const window = new AbortController();
     const timer = setTimeout(() => window.abort(), this.options.windowMs);
+    try {
+      return { kind: 'completed', result: await this.invoke(id, request, ctx, functionName, window.signal) };
+    } catch (err) {
+      if (err instanceof WindowClosed) return this.accepted(id, request, ctx);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs a request to its end in its runtime's function (no window: the caller waits as long as
+   * the invocation lasts), with internal suite options beside it (dispatch/checker-suite.ts).
+   */
+  async run(request: ValidExecuteRequest, ctx: ExecutionContext, suite?: RunnerSuiteOptions): Promise<ExecuteResult> {
+    const functionName = this.options.functions[request.runtime];
+    if (!functionName) throw new RuntimeUnavailableError(request.runtime);
+    return this.invoke(ExecutionObjects.newId(), request, ctx, functionName, undefined, suite);
+  }
+
+  /** One synchronous invocation; WindowClosed when `window` aborts it first. */
+  private async invoke(id: string, request: ValidExecuteRequest, ctx: ExecutionContext, functionName: string, window?: AbortSignal, suite?: RunnerSuiteOptions) {
+    const resultUrl = await this.objects.resultUrl(id, this.options.resultUrlSeconds ?? 960);
+    const extra = suite ? { suite } : {};
+    let payload = JSON.stringify({ ...extra, request, resultUrl });
+    if (Buffer.byteLength(payload) > MAX_INLINE_REQUEST_BYTES) {
+      const requestUrl = await this.objects.putRequest(id, request, 300, ctx.requestId, extra);
+      payload = JSON.stringify({ requestUrl, resultUrl });
+    }
+    const signals = [ctx.signal, window].filter((s): s is AbortSignal => s !== undefined);
     let response;
     try {
       response = await this.options.client.send(
@@ -111,17 +139,15 @@ export class LambdaDispatcher implements Dispatcher {
           FunctionName: functionName,
           InvocationType: 'RequestResponse',
           Payload: Buffer.from(payload),
-          ...(tenantIsolation ? { TenantId: lambdaTenantId(ctx.tenant) } : {}),
+          ...((this.options.tenantIsolation ?? true) ? { TenantId: lambdaTenantId(ctx.tenant) } : {}),
         }),
-        { abortSignal: ctx.signal ? AbortSignal.any([ctx.signal, window.signal]) : window.signal },
+        signals.length ? { abortSignal: AbortSignal.any(signals) } : {},
       );
     } catch (err) {
-      if (window.signal.aborted && !ctx.signal?.aborted) return this.accepted(id, request, ctx);
+      if (window?.aborted && !ctx.signal?.aborted) throw new WindowClosed();
       throw this.mapInvokeError(err, functionName, ctx);
-    } finally {
-      clearTimeout(timer);
     }
-    return { kind: 'completed', result: await this.resultOf(id, request, response, functionName, ctx) };
+    return this.resultOf(id, request, response, functionName, ctx);
   }
 
   /**

@@ -11,6 +11,8 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { z } from 'zod';
 import { RUNTIME_FACTS, RUNTIME_IDS, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
+import { CheckerSuites, crossRuntimeChecker } from './checker-suite.js';
+import { ExecutionObjects } from './execution-objects.js';
 import { FargateDispatcher } from './fargate.js';
 import { LambdaDispatcher } from './lambda.js';
 import { ResultWriter } from './result-writer.js';
@@ -54,19 +56,19 @@ export class RoutingDispatcher implements Dispatcher {
   constructor(
     private readonly backends: { sync: Dispatcher; task: Dispatcher },
     private readonly policy: RoutePolicy = DEFAULT_ROUTE_POLICY,
+    /** Suites whose checker is in another runtime than the program (two functions, judged here). */
+    private readonly checkerSuites?: CheckerSuites,
   ) {}
 
   execute(request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
     // One invocation (or task) runs a whole suite, in the image of the program's runtime, which
-    // holds that toolchain only: a checker runs there too.
-    const compare = request.compare;
-    if (typeof compare === 'object' && compare.mode === 'checker' && compare.runtime !== request.runtime) {
-      return Promise.reject(
-        new UnsupportedRequestError(
-          `on this deployment a checker runs in the program's runtime (${request.runtime}), not ${compare.runtime}: write the checker in ${request.runtime}`,
-          'compare.runtime',
-        ),
-      );
+    // holds that toolchain only: a checker in another runtime runs in its own runtime's function.
+    const checker = crossRuntimeChecker(request);
+    if (checker) {
+      if (!this.checkerSuites) {
+        return Promise.reject(new UnsupportedRequestError(`on this deployment a checker runs in the program's runtime (${request.runtime}): write the checker in ${request.runtime}`, 'compare.runtime'));
+      }
+      return this.checkerSuites.execute(request, ctx);
     }
     return this.backends[routeFor(request, this.policy)].execute(request, ctx);
   }
@@ -173,5 +175,13 @@ export function createAwsDispatcher(
       ? { resultWriter: new ResultWriter({ sts: clients.sts, roleArn: deployment.resultWriterRoleArn, s3With: clients.s3With }) }
       : {}),
   });
-  return new RoutingDispatcher({ sync, task }, deployment);
+  const checkerSuites = new CheckerSuites({
+    lambda: sync,
+    objects: new ExecutionObjects({ s3: clients.s3, bucket: deployment.bucket, log: log ?? ((e) => console.error(JSON.stringify(e))) }),
+    windowMs: deployment.syncBudgetMs,
+    compileAllowanceMs: deployment.compileAllowanceMs,
+    functionBudgetMs: deployment.functionBudgetMs ?? deployment.syncBudgetMs,
+    log: log ?? ((e) => console.error(JSON.stringify(e))),
+  });
+  return new RoutingDispatcher({ sync, task }, deployment, checkerSuites);
 }

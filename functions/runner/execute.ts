@@ -89,6 +89,10 @@ export interface ExecuteOptions {
   onOutput?: OutputListener;
   /** Called with the compile's result as soon as the compile phase ends (compiled runtimes). */
   onCompile?: (compile: CompileResult) => void;
+  /** Internal (a suite judged elsewhere): each test's stdout and stderr kept up to this many bytes. @default SUITE_OUTPUT_BYTES */
+  testOutputBytes?: number;
+  /** Internal (checker runs sent as a suite): files beside the program for each test, in test order, their names its arguments' business. */
+  testFiles?: ReadonlyArray<Record<string, string>>;
 }
 
 /** A program with its build made once, for the tests of a suite: each run gets a fresh workspace with the build copied in. */
@@ -401,11 +405,14 @@ export class Runner {
         ...(program.failed ? { failed: program.failed } : {}),
       };
       const limits = this.limitsFor(req);
-      const fresh = (test: TestRun) => this.runPrepared(program, { ...test, env: req.env, limits }, options.signal);
-      lanes = program.failed ? null : await this.lanesFor(program, req.env, limits, fresh);
+      const files = options.testFiles;
+      const fresh = (test: TestRun) => this.runPrepared(program, { ...test, env: req.env, limits, extraFiles: files?.[test.index] }, options.signal);
+      // Files of each test's own are not in a lane's staged copy: those tests get fresh sandboxes.
+      lanes = program.failed || files ? null : await this.lanesFor(program, req.env, limits, fresh);
       return await runSuite(req, suiteProgram, {
         started,
         parallel: Math.max(1, options.parallel ?? 1),
+        outputBytes: options.testOutputBytes,
         extraSlot: options.extraSlot,
         signal: options.signal,
         run: (test: TestRun) => (lanes ? lanes.run(test, options.signal) : fresh(test)),

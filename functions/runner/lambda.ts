@@ -24,7 +24,20 @@ const RUNNER_MAX_TIMEOUT_MS = 15 * 60_000;
 
 const EventSchema = z.object({
   request: executeRequestSchema({ ...DEFAULT_LIMITS, maxTimeoutMs: RUNNER_MAX_TIMEOUT_MS, maxBodyBytes: Infinity, maxMemoryMb: Number.MAX_SAFE_INTEGER }),
+  /**
+   * A suite judged by the API (a checker in another runtime, dispatch/checker-suite.ts): how much
+   * of each test's output to keep, and files of each test's own (the checker's input, expected, output).
+   */
+  suite: z
+    .object({
+      outputBytes: z.number().int().positive().optional(),
+      testFiles: z.array(z.record(z.string(), z.string())).optional(),
+    })
+    .optional(),
 });
+
+/** The internal suite options an invocation event may carry beside its request. */
+export type RunnerSuiteOptions = NonNullable<z.input<typeof EventSchema>['suite']>;
 
 /**
  * Where the exchange goes through S3 (outcome.ts): `requestUrl` instead of `request` for a request
@@ -129,7 +142,14 @@ export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
       // A suite's tests run one after another: after each run the sandbox kills every process but
       // the runner's (sweepAll: a program here shares the runner's user and can leave its group,
       // session and marker), which would kill a test running beside it.
-      return await engine.execute(parsed.data.request, { signal, parallel: 1, ...(live ? { onOutput: live.onOutput, onCompile: live.onCompile } : {}) });
+      const suite = parsed.data.suite;
+      return await engine.execute(parsed.data.request, {
+        signal,
+        parallel: 1,
+        ...(suite?.outputBytes ? { testOutputBytes: suite.outputBytes } : {}),
+        ...(suite?.testFiles ? { testFiles: suite.testFiles } : {}),
+        ...(live ? { onOutput: live.onOutput, onCompile: live.onCompile } : {}),
+      });
     } catch (err) {
       if (err instanceof RuntimeUnavailableError) throw new RunnerError(err.message, 'RuntimeUnavailableError');
       throw err;

@@ -347,9 +347,62 @@ describe.runIf(NAMESPACES)('the API on the AWS path (API Gateway → Hono on Lam
     });
     expect(checked.status).toBe(200);
     expect(checked.body.tests.map((t: { verdict: string }) => t.verdict)).toEqual(['passed', 'wrong_answer']);
-    const other = await execute({ runtime: 'python', code: 'print(1)', tests: [{}], compare: { mode: 'checker', runtime: 'node', code: 'process.exit(0)' } });
-    expect(other.status).toBe(400);
-    expect(other.body.error.issues).toEqual([expect.objectContaining({ path: 'compare.runtime' })]);
+  });
+
+  describe('a checker in another runtime runs in its own runtime\'s function', () => {
+    // Doubles its input, but not 3; fails on 4; prints 100,000 more characters on 5.
+    const program = "n = int(input())\nprint(n * 2 if n != 3 else 7)\nif n == 4: raise SystemExit(2)\nif n == 5: print('x' * 100_000)";
+    const checker = [
+      'const fs = require("fs");',
+      'const [i, e, o] = process.argv.slice(2).map((f) => fs.readFileSync(f, "utf8"));',
+      'const lines = o.split("\\n");',
+      'const ok = Number(lines[0]) === 2 * Number(i) && e === "any" && (Number(i) !== 5 || lines[1].length === 100000);',
+      'console.log(ok ? "ok" : `expected ${2 * Number(i)}, got ${lines[0]}`);',
+      'process.exit(ok ? 0 : 1);',
+    ].join('\n');
+    const suite = { runtime: 'python', code: program, timeout: 5_000, compare: { mode: 'checker', runtime: 'node', code: checker } };
+    const tests = ['2', '3', '4', '5'].map((stdin) => ({ stdin, expectedOutput: 'any' }));
+    const invocations = (runtime: string) => aws.lambda.invocations.filter((i) => i.fn === `runtools-${runtime}`).length;
+    const verdicts = (body: { tests: Array<{ verdict: string; message?: string }> }) => body.tests.map((t) => [t.verdict, t.message ?? null]);
+
+    it('the program\'s tests in one invocation, every check in one more, judged by the API with the whole output', async () => {
+      const before = { python: invocations('python'), node: invocations('node') };
+      const res = await execute({ ...suite, tests });
+      expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(200);
+      expect(verdicts(res.body)).toEqual([['passed', 'ok\n'], ['wrong_answer', 'expected 6, got 7\n'], ['runtime_error', null], ['passed', 'ok\n']]);
+      expect(res.body).toMatchObject({ exitCode: 1, status: 'ok', runtime: 'python', summary: { passed: 2, total: 4 } });
+      // The checker saw all 100,001 characters; the response keeps 64 KiB of them.
+      expect(res.body.tests[3]).toMatchObject({ truncated: true });
+      expect(res.body.tests[3].stdout.length).toBe(64 * 1024);
+      expect({ python: invocations('python') - before.python, node: invocations('node') - before.node }).toEqual({ python: 1, node: 1 });
+    });
+
+    it('stopOnFailure stops at the first failure, as if the tests ran one after another; a checker that does not compile is checker_error', async () => {
+      const stopped = await execute({ ...suite, tests, stopOnFailure: true });
+      expect(verdicts(stopped.body).map(([v]) => v)).toEqual(['passed', 'wrong_answer', 'skipped', 'skipped']);
+      const broken = await execute({ ...suite, tests: [{ stdin: '1' }], compare: { mode: 'checker', runtime: 'go', code: 'package main\nfunc main() { nope }\n' } });
+      expect(broken.status).toBe(200);
+      expect(broken.body.tests[0]).toMatchObject({ verdict: 'checker_error', status: 'ok', message: expect.stringMatching(/checker did not compile/) });
+    });
+
+    it('past the window: 202, the API finishes the suite after answering and stores its outcome, polled to completed', async () => {
+      const front = await aws.startApi({ ...aws.deployment, syncBudgetMs: 300 });
+      try {
+        const res = await fetch(`${front.url}/v1/execute`, {
+          method: 'POST',
+          headers: { 'x-api-key': 'key-alice', 'content-type': 'application/json' },
+          body: JSON.stringify({ ...suite, code: `import time\ntime.sleep(1)\n${program}`, tests }),
+        });
+        const body = (await res.json()) as { id: string; status: string };
+        expect(res.status).toBe(202);
+        expect((await call('GET', `/v1/executions/${body.id}`, { key: 'key-bob' })).status).toBe(404);
+        const { execution } = await poll(body.id);
+        expect(execution.status).toBe('completed');
+        expect(verdicts(execution.result)).toEqual([['passed', 'ok\n'], ['wrong_answer', 'expected 6, got 7\n'], ['runtime_error', null], ['passed', 'ok\n']]);
+      } finally {
+        await front.close();
+      }
+    });
   });
 
   describe('Accept: text/event-stream: live output end to end (API Gateway STREAM → API function → runner via InvokeWithResponseStream)', () => {

@@ -11,6 +11,8 @@ import { compareOutputs, type CompareMode } from './compare.js';
 
 /** One test's run: what the program gets. */
 export interface TestRun {
+  /** The test's position in the request. */
+  index: number;
   stdin: string;
   args: string[];
   timeout: number;
@@ -29,6 +31,8 @@ export interface SuiteOptions {
   /** performance.now() when the request started. */
   started: number;
   parallel: number;
+  /** How much of each test's stdout and stderr the result keeps, bytes. @default SUITE_OUTPUT_BYTES */
+  outputBytes?: number;
   extraSlot?: () => (() => void) | null;
   signal?: AbortSignal;
   run(test: TestRun): Promise<ProcessOutcome>;
@@ -65,7 +69,7 @@ export function cutUtf8(text: string, bytes: number): { text: string; cut: boole
   return { text: buf.subarray(0, end).toString('utf8'), cut: true };
 }
 
-function notRun(name: string, verdict: 'skipped' | 'internal_error', status: TestResult['status'], message: string): TestResult {
+export function notRun(name: string, verdict: 'skipped' | 'internal_error', status: TestResult['status'], message: string): TestResult {
   return {
     name,
     verdict,
@@ -83,9 +87,9 @@ function notRun(name: string, verdict: 'skipped' | 'internal_error', status: Tes
   };
 }
 
-function fromOutcome(name: string, o: ProcessOutcome): TestResult {
-  const stdout = cutUtf8(o.stdout, SUITE_OUTPUT_BYTES);
-  const stderr = cutUtf8(o.stderr, SUITE_OUTPUT_BYTES);
+function fromOutcome(name: string, o: ProcessOutcome, bytes: number): TestResult {
+  const stdout = cutUtf8(o.stdout, bytes);
+  const stderr = cutUtf8(o.stderr, bytes);
   return {
     name,
     verdict: 'passed',
@@ -100,6 +104,16 @@ function fromOutcome(name: string, o: ProcessOutcome): TestResult {
     timedOut: o.timedOut,
     truncated: o.truncated || stdout.cut || stderr.cut,
   };
+}
+
+/** The verdict a checker's run gives (0 accepts, 1 rejects, anything else is checker_error) and its message. */
+export function checkerVerdict(c: Pick<ProcessOutcome, 'signal' | 'exitCode' | 'stdout' | 'stderr'> & { status: TestResult['status'] }): Pick<TestResult, 'verdict' | 'message'> {
+  const message = cutUtf8(c.stdout, CHECKER_MESSAGE_BYTES).text;
+  if (c.status === 'ok') return { verdict: 'passed', ...(message ? { message } : {}) };
+  if (c.status === 'runtime_error' && c.signal === null && c.exitCode === 1) return { verdict: 'wrong_answer', ...(message ? { message } : {}) };
+  const why = c.status === 'runtime_error' ? (c.signal ? `was killed by ${c.signal}` : `exited with ${c.exitCode}`) : `ended with ${c.status}`;
+  const detail = cutUtf8(c.stderr, CHECKER_MESSAGE_BYTES).text.trim();
+  return { verdict: 'checker_error', message: `the checker ${why} (exit 0 accepts, 1 rejects)${detail ? `: ${detail}` : ''}${message ? `\n${message}` : ''}` };
 }
 
 /** Judges one finished run: its status first, then the checker or the comparison. */
@@ -130,16 +144,7 @@ async function judge(
       result.message = `the checker could not run: ${(err as Error).message}`;
       return;
     }
-    const message = cutUtf8(c.stdout, CHECKER_MESSAGE_BYTES).text;
-    if (message) result.message = message;
-    if (c.status === 'ok') result.verdict = 'passed';
-    else if (c.status === 'runtime_error' && c.signal === null && c.exitCode === 1) result.verdict = 'wrong_answer';
-    else {
-      result.verdict = 'checker_error';
-      const why = c.status === 'runtime_error' ? (c.signal ? `was killed by ${c.signal}` : `exited with ${c.exitCode}`) : `ended with ${c.status}`;
-      const detail = cutUtf8(c.stderr, CHECKER_MESSAGE_BYTES).text.trim();
-      result.message = `the checker ${why} (exit 0 accepts, 1 rejects)${detail ? `: ${detail}` : ''}${message ? `\n${message}` : ''}`;
-    }
+    Object.assign(result, checkerVerdict(c));
     return;
   }
   if (test.expectedOutput === undefined) return;
@@ -169,14 +174,14 @@ export async function runSuite(req: ValidExecuteRequest, program: SuiteProgram, 
       const stdin = test.stdin ?? req.stdin;
       let outcome: ProcessOutcome;
       try {
-        outcome = await options.run({ stdin, args: test.args ?? req.args, timeout: test.timeout ?? req.timeout });
+        outcome = await options.run({ index: i, stdin, args: test.args ?? req.args, timeout: test.timeout ?? req.timeout });
       } catch (err) {
         if (err instanceof ExecutionInterruptedError || options.signal?.aborted) throw err;
         results[i] = notRun(names[i]!, 'internal_error', 'ok', `the test failed on the server: ${(err as Error).message}`);
         if (req.stopOnFailure) stop = true;
         return;
       }
-      const result = fromOutcome(names[i]!, outcome);
+      const result = fromOutcome(names[i]!, outcome, options.outputBytes ?? SUITE_OUTPUT_BYTES);
       await judge(test, stdin, outcome, result, compare, options.checker);
       results[i] = result;
       if (result.verdict !== 'passed' && req.stopOnFailure) stop = true;
@@ -211,11 +216,16 @@ export async function runSuite(req: ValidExecuteRequest, program: SuiteProgram, 
     await lane();
     for (let k = 0; k < extra.length; k++) await extra[k];
     if (failure) throw failure;
-    for (let i = 0; i < tests.length; i++) {
-      results[i] ??= notRun(names[i]!, 'skipped', 'ok', 'not run: an earlier test failed (stopOnFailure)');
-    }
+    for (let i = 0; i < tests.length; i++) results[i] ??= notRun(names[i]!, 'skipped', 'ok', STOPPED);
   }
+  return assembleSuite(program, results, Math.round(performance.now() - options.started));
+}
 
+/** Why a test did not run after an earlier one failed. */
+export const STOPPED = 'not run: an earlier test failed (stopOnFailure)';
+
+/** A suite's whole result from its tests' results, in request order (API.md "Test cases", "Response"). */
+export function assembleSuite(program: SuiteProgram, results: TestResult[], executionTime: number): ExecuteResult {
   const passed = results.filter((r) => r.verdict === 'passed').length;
   const summary: SuiteSummary = {
     passed,
@@ -228,7 +238,7 @@ export async function runSuite(req: ValidExecuteRequest, program: SuiteProgram, 
     stdout: compile?.stdout ?? '',
     stderr: compile?.stderr ?? '',
     exitCode: program.failed ? (compile && compile.exitCode !== 0 ? compile.exitCode : 1) : passed === results.length ? 0 : 1,
-    executionTime: Math.round(performance.now() - options.started),
+    executionTime,
     timedOut: results.some((r) => r.timedOut),
     signal: null,
     truncated: results.some((r) => r.truncated) || (program.failed?.truncated ?? false),
