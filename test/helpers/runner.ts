@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ExecuteRequestSchema, type ExecuteRequest, type ExecuteResult } from '../../functions/contract.js';
 import { createRunner, type Runner, type RunnerOptions } from '../../functions/runner/index.js';
 import type { SandboxKind } from '../../functions/runner/index.js';
+import type { Sandbox } from '../../functions/runner/sandbox/types.js';
 
 /** A runner over a private work root, plus helpers to run requests the way the API does. */
 export interface TestRunner {
@@ -17,7 +18,7 @@ export interface TestRunner {
 
 /** Creates a runner for tests; `sandbox` defaults to bwrap, the local default. */
 export async function testRunner(
-  options: Omit<RunnerOptions, 'sandbox' | 'workRoot'> & { sandbox?: SandboxKind; poolSize?: number } = {},
+  options: Omit<RunnerOptions, 'sandbox' | 'workRoot'> & { sandbox?: SandboxKind | Sandbox; poolSize?: number } = {},
 ): Promise<TestRunner> {
   const workRoot = mkdtempSync(path.join(os.tmpdir(), 'runtools-test-'));
   // A private build cache: every test run compiles for real, and no test sees another's builds.

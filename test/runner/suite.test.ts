@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cgroupSupport } from '../../functions/runner/cgroup.js';
+import { SandboxFault } from '../../functions/errors.js';
+import { BwrapSandbox } from '../../functions/runner/sandbox/bwrap.js';
 import { testRunner, type TestRunner } from '../helpers/runner.js';
 
 /*
- * Test suites in the engine (API.md "Test cases"): one compile, a fresh sandbox per test, a
+ * Test suites in the engine (API.md "Test cases"): one compile, each test in a lane's fresh namespaces (or a fresh sandbox), a
  * verdict from the run's status and then the comparison or the checker, results in order.
  */
 
@@ -203,6 +205,32 @@ describe('a checker', () => {
     // A program that fails is judged by its own status before any checker runs.
     const failing = await t.run({ runtime: 'python', code: 'raise SystemExit(2)', compare: { mode: 'checker', runtime: 'python', code: 'raise SystemExit(0)' }, tests: [{}] });
     expect(failing.tests![0]!.verdict).toBe('runtime_error');
+  });
+});
+
+describe('a suite where no lane can start', () => {
+  it('runs each test in a fresh sandbox of its own instead, with the same verdicts', async () => {
+    const sandbox = new BwrapSandbox();
+    let tried = 0;
+    Object.assign(sandbox, {
+      lane: async () => {
+        tried++;
+        throw new SandboxFault('no lane here', { beforeStart: true });
+      },
+    });
+    const f = await testRunner({ sandbox });
+    try {
+      const code = "import sys\nlane = b'-L' in open('/proc/1/cmdline', 'rb').read().split(b'\\0')\nprint(int(input()) * 2, 'lane' if lane else 'own sandbox')";
+      const r = await f.run({ runtime: 'python', code, tests: [{ stdin: '1', expectedOutput: '2 own sandbox' }, { stdin: '2', expectedOutput: '5 own sandbox' }] });
+      expect(r.tests!.map((x) => x.verdict)).toEqual(['passed', 'wrong_answer']);
+      expect(tried).toBeGreaterThan(0);
+      // The same suite on a sandbox with lanes runs in one.
+      const laned = await t.run({ runtime: 'python', code, tests: [{ stdin: '1', expectedOutput: '2 lane' }] });
+      expect(laned.tests![0]!.verdict).toBe(process.getuid?.() === 0 ? 'passed' : 'wrong_answer');
+    } finally {
+      await f.runner.close();
+      f.dispose();
+    }
   });
 });
 

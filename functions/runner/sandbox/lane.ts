@@ -12,6 +12,9 @@ import type { Lane, LaneRun } from './types.js';
 /** What a lane says on stderr (its own failures, never a test's output) that a fault message keeps, bytes. */
 const DIAGNOSTICS_BYTES = 2048;
 
+/** How long a lane may take to kill a test and report after K before the whole lane is killed, ms. */
+const KILL_GRACE_MS = 5_000;
+
 interface Current {
   output(type: 'o' | 'e', chunk: Buffer): void;
   result(line: Buffer): void;
@@ -68,17 +71,21 @@ export class SandboxLane implements Lane {
     let termination: Termination | null = null;
     let killed = false;
     return new Promise<ProcessOutcome>((resolve, reject) => {
+      let force: NodeJS.Timeout | undefined;
       const stop = (why: Termination) => {
         termination ??= why;
         if (killed) return;
         killed = true;
         this.child.stdin!.write(Buffer.from([0x4b, 0, 0, 0, 0])); // K
+        // A lane that does not report soon after (a process it cannot reap) goes whole.
+        force = setTimeout(() => this.killTree(), KILL_GRACE_MS);
       };
       const timer = setTimeout(() => stop('timeout'), r.timeoutMs);
       const onAbort = () => stop('aborted');
       r.signal?.addEventListener('abort', onAbort, { once: true });
       const over = () => {
         clearTimeout(timer);
+        clearTimeout(force);
         r.signal?.removeEventListener('abort', onAbort);
         this.current = null;
       };
