@@ -1,5 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupSupport } from '../../functions/runner/cgroup.js';
+import { DEFAULT_RUN_LIMITS } from '../../functions/runner/execute.js';
+import { BwrapSandbox } from '../../functions/runner/sandbox/bwrap.js';
 import type { TestRunner } from '../helpers/runner.js';
 import { expectContained, hostileRunner, newTag } from './harness.js';
 
@@ -27,6 +33,58 @@ const suite = (code: string, tests: Array<{ args: string[]; stdin?: string; expe
   runtime: 'python' as const,
   code,
   tests: tests.map((x) => ({ ...x, args: [...x.args, tag] })),
+});
+
+/** Mount calls that would write through a read-only bind to the host, tried with every capability of the lane's namespace. */
+const PROBE = `
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/mount.h>
+static void try(const char *what, int r) { printf("%s %s\\n", what, r == 0 ? "DONE" : (errno == EPERM || errno == EINVAL) ? "refused" : "error"); }
+int main(void) {
+  try("remount /usr read-write", mount(NULL, "/usr", NULL, MS_REMOUNT | MS_BIND, NULL));
+  try("unmount /work", umount2("/work", MNT_DETACH));
+  if (unshare(CLONE_NEWNS) != 0) { printf("unshare failed\\n"); return 1; }
+  try("in a new mount namespace: remount /usr read-write", mount(NULL, "/usr", NULL, MS_REMOUNT | MS_BIND, NULL));
+  try("in a new mount namespace: unmount /work", umount2("/work", MNT_DETACH));
+  try("in a new mount namespace: a tmpfs on /tmp", mount("x", "/tmp", "tmpfs", 0, "size=1m"));
+  return 0;
+}
+`;
+
+describe('the lane itself', () => {
+  it('holds capabilities only over mounts of its own: the read-only binds stay read-only and in place, even for it', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'runtools-lane-probe-'));
+    writeFileSync(path.join(dir, 'probe.c'), PROBE);
+    execFileSync('cc', ['-static', '-O1', '-o', path.join(dir, 'probe'), path.join(dir, 'probe.c')], { stdio: 'ignore' });
+    for (const d of ['work', 'out']) mkdirSync(path.join(dir, d));
+    const sandbox = new BwrapSandbox();
+    // The lane's own command line, with the probe in the launcher's place.
+    const args = (sandbox as unknown as { sandboxArgs(o: object): string[] }).sandboxArgs({
+      limits: DEFAULT_RUN_LIMITS,
+      tools: [{ runtime: 'python', tool: { root: '/usr', bin: '/usr/bin/python3' } }],
+      readOnlyPaths: [],
+      dirs: { work: path.join(dir, 'work'), out: path.join(dir, 'out'), tmp: path.join(dir, 'tmp') },
+      writableOut: false,
+      cwd: '/work',
+      lane: true,
+    });
+    // Bound before the root turns read-only, as the launcher is.
+    const root = args.findIndex((a, i) => a === '--remount-ro' && args[i + 1] === '/');
+    args.splice(root, 0, '--ro-bind', path.join(dir, 'probe'), '/opt/probe');
+    const out = execFileSync('bwrap', [...args, '--', '/opt/probe'], { encoding: 'utf8' });
+    expect(out.split('\n')).toEqual([
+      'remount /usr read-write refused',
+      'unmount /work refused',
+      'in a new mount namespace: remount /usr read-write refused',
+      'in a new mount namespace: unmount /work refused',
+      // What a lane does for each test: mounting on top, in a mount namespace of the test's own.
+      'in a new mount namespace: a tmpfs on /tmp DONE',
+      '',
+    ]);
+  });
 });
 
 describe('a test in a lane', () => {
