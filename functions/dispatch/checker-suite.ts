@@ -12,7 +12,7 @@
  * would, so GET /v1/executions/{id} reads it the same way.
  */
 import { CHECKER_TIMEOUT_MS, ExecuteRequestSchema, type ExecuteResult, type TestResult, type ValidExecuteRequest } from '../contract.js';
-import { assembleSuite, checkerVerdict, cutUtf8, notRun, STOPPED, SUITE_OUTPUT_BYTES } from '../runner/grading/suite.js';
+import { assembleSuite, checkerVerdict, cutUtf8, notRun, STOPPED, SUITE_OUTPUT_BYTES } from '../suite-result.js';
 import { inBackground } from './background.js';
 import { ExecutionObjects } from './execution-objects.js';
 import type { LambdaDispatcher } from './lambda.js';

@@ -393,6 +393,7 @@ export class Runner {
     const program = await this.prepare(req, options.signal);
     let checker: Prepared | null = null;
     let lanes: Awaited<ReturnType<Runner['lanesFor']>> = null;
+    let checkerLanes: Awaited<ReturnType<Runner['lanesFor']>> = null;
     try {
       const compare = req.compare ?? 'lines';
       if (typeof compare === 'object' && compare.mode === 'checker' && !program.failed) {
@@ -405,36 +406,33 @@ export class Runner {
         ...(program.failed ? { failed: program.failed } : {}),
       };
       const limits = this.limitsFor(req);
-      const files = options.testFiles;
-      const fresh = (test: TestRun) => this.runPrepared(program, { ...test, env: req.env, limits, extraFiles: files?.[test.index] }, options.signal);
-      // Files of each test's own are not in a lane's staged copy: those tests get fresh sandboxes.
-      lanes = program.failed || files ? null : await this.lanesFor(program, req.env, limits, fresh);
+      const testFiles = options.testFiles;
+      const fresh = (test: TestRun) => this.runPrepared(program, { ...test, env: req.env, limits, extraFiles: testFiles?.[test.index] }, options.signal);
+      lanes = program.failed ? null : await this.lanesFor(program, req.env, limits);
+      const checkerRun = (files: Record<string, string>) => ({ stdin: '', args: Object.keys(files), timeout: CHECKER_TIMEOUT_MS, files });
+      const freshCheck = (files: Record<string, string>) =>
+        this.runPrepared(checker!, { ...checkerRun(files), env: {}, limits: this.runLimits, extraFiles: files }, options.signal);
+      checkerLanes = checker && !checker.failed ? await this.lanesFor(checker, {}, this.runLimits) : null;
       return await runSuite(req, suiteProgram, {
         started,
         parallel: Math.max(1, options.parallel ?? 1),
         outputBytes: options.testOutputBytes,
         extraSlot: options.extraSlot,
         signal: options.signal,
-        run: (test: TestRun) => (lanes ? lanes.run(test, options.signal) : fresh(test)),
+        run: (test: TestRun) =>
+          lanes ? lanes.run({ ...test, files: testFiles?.[test.index] }, () => fresh(test), options.signal) : fresh(test),
         ...(checker
           ? {
               checker: {
                 failed: checker.failed ? `the checker did not compile:\n${(checker.compile?.stderr || checker.compile?.stdout || '').slice(0, 2000)}` : null,
                 run: (files: Record<string, string>) =>
-                  this.runPrepared(checker!, {
-                    stdin: '',
-                    args: Object.keys(files),
-                    timeout: CHECKER_TIMEOUT_MS,
-                    env: {},
-                    limits: this.runLimits,
-                    extraFiles: files,
-                  }, options.signal),
+                  checkerLanes ? checkerLanes.run(checkerRun(files), () => freshCheck(files), options.signal) : freshCheck(files),
               },
             }
           : {}),
       });
     } finally {
-      await lanes?.close();
+      await Promise.all([lanes?.close(), checkerLanes?.close()]);
       program.dispose();
       checker?.dispose();
     }
@@ -445,7 +443,7 @@ export class Runner {
    * once in a template workspace each test gets a fresh copy of, tests one after another in each
    * lane, nothing of one left for the next (launch.c -L). Else null: a fresh sandbox per test.
    */
-  private async lanesFor(program: Prepared, env: Record<string, string>, limits: ResourceLimits, fresh: (test: TestRun) => Promise<ProcessOutcome>) {
+  private async lanesFor(program: Prepared, env: Record<string, string>, limits: ResourceLimits) {
     if (!this.sandbox.lane) return null;
     const { rt, found, entry, files } = program;
     const ws = await createWorkspace(this.workRoot).catch(fullAsCapacity);
@@ -468,13 +466,12 @@ export class Runner {
           }),
       );
       return {
-        run: (test: TestRun, signal?: AbortSignal) => {
-          const ctx = commandContext(view, entry, files, test.args, limits.memoryBytes);
+        /** One run in a lane (`files`: its own, over the staged ones); `fresh` runs it where no lane can start. */
+        run: (run: { stdin: string; args: string[]; timeout: number; files?: Record<string, string> }, fresh: () => Promise<ProcessOutcome>, signal?: AbortSignal) => {
+          const ctx = commandContext(view, entry, { ...files, ...run.files }, run.args, limits.memoryBytes);
           const cmd = rt.run({ ...ctx, binary });
-          return lanes.run(
-            { argv: cmd.argv, env: { ...baseEnv(ctx, searchPath(ctx.tool)), ...cmd.env, ...env }, cwd: cmd.cwd, stdin: test.stdin, timeoutMs: test.timeout, signal },
-            () => fresh(test),
-          );
+          const runEnv = { ...baseEnv(ctx, searchPath(ctx.tool)), ...cmd.env, ...env };
+          return lanes.run({ argv: cmd.argv, env: runEnv, cwd: cmd.cwd, stdin: run.stdin, files: run.files, timeoutMs: run.timeout, signal }, fresh);
         },
         close: async () => {
           await lanes.close();

@@ -190,6 +190,30 @@ describe('a test in a lane', () => {
     await expectContained(t, tag);
   });
 
+  it('a checker in a lane gets each test\'s own input, expected and output, and nothing of the checks before', async () => {
+    const tag = newTag();
+    const checker = [
+      'import os, sys',
+      "i, e, o = (open(f).read() for f in sys.argv[1:4])",
+      "left = os.path.exists('left.txt')",
+      "open('left.txt', 'w').write('x')",
+      "open('input', 'w').write('overwritten')",
+      "lane = b'-L' in open('/proc/1/cmdline', 'rb').read().split(b'\\0')",
+      "print(repr((i, e, o.strip())), 'left' if left else 'clean', 'lane' if lane else 'no lane')",
+      'sys.exit(0 if int(o) == 2 * int(i) and not left else 1)',
+    ].join('\n');
+    const r = await t.run({
+      runtime: 'python',
+      code: 'print(2 * int(input()))',
+      compare: { mode: 'checker', runtime: 'python', code: checker },
+      tests: [1, 2, 3].map((n) => ({ stdin: String(n), expectedOutput: `e${n}`, args: [tag] })),
+    });
+    expect(r.tests!.map((x) => [x.verdict, x.message])).toEqual(
+      [1, 2, 3].map((n) => ['passed', `('${n}', 'e${n}', '${2 * n}') clean lane\n`]),
+    );
+    await expectContained(t, tag);
+  });
+
   it.runIf(withCgroups)('a test that fills its memory with files is memory_limit, and the next test runs as usual', async () => {
     const tag = newTag();
     const code = [

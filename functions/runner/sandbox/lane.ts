@@ -129,11 +129,14 @@ export class SandboxLane implements Lane {
       const cwd = r.cwd ? path.posix.join(this.workDir, r.cwd) : this.workDir;
       const spec = launchSpec(cwd, { ...r.env, PWD: cwd }, r.argv);
       const input = Buffer.from(r.stdin, 'utf8');
+      const files = filesFrame(r.files ?? {});
       const head = Buffer.alloc(9);
       head.write('T', 0, 'latin1');
-      head.writeUInt32LE(4 + input.length + spec.length, 1);
+      head.writeUInt32LE(8 + input.length + files.length + spec.length, 1);
       head.writeUInt32LE(input.length, 5);
-      this.child.stdin!.write(Buffer.concat([head, input, spec]));
+      const filesLength = Buffer.alloc(4);
+      filesLength.writeUInt32LE(files.length);
+      this.child.stdin!.write(Buffer.concat([head, input, filesLength, files, spec]));
     });
   }
 
@@ -160,6 +163,23 @@ export class SandboxLane implements Lane {
       else if (type === 'R') this.current?.result(payload);
     }
   }
+}
+
+/** A test's own files as the lane reads them: a count, then each as name length, name, size, content (32-bit little-endian). */
+function filesFrame(files: Record<string, string>): Buffer {
+  const parts: Buffer[] = [u32(Object.keys(files).length)];
+  for (const [name, content] of Object.entries(files)) {
+    const n = Buffer.from(name, 'utf8');
+    const c = Buffer.from(content, 'utf8');
+    parts.push(u32(n.length), n, u32(c.length), c);
+  }
+  return Buffer.concat(parts);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
 }
 
 function signalNumber(name: string | null): number {

@@ -115,6 +115,8 @@ export interface LaneRun {
   /** Relative to the work dir (default: the work dir). */
   cwd?: string;
   stdin: string;
+  /** Files of this run's own, written into its work dir over the staged ones (plain names: a checker's input, expected, output). */
+  files?: Record<string, string>;
   timeoutMs: number;
   signal?: AbortSignal;
 }

@@ -27,7 +27,9 @@
  *     killed before the next starts. It keeps its capabilities (its own user namespace's, for
  *     those mounts); each test drops them all before anything of the test runs. Frames
  *     (a type byte, a 32-bit little-endian length, the payload) on stdin:
- *       T  a test: its stdin's length (32-bit), its stdin, then a spec as -w reads it
+ *       T  a test: its stdin's length (32-bit), its stdin, the length of its own files (32-bit),
+ *          its files (a count, then each: name length, name, size, content; 32-bit lengths),
+ *          written into its /work over the copy, then a spec as -w reads it
  *       K  kill the test in progress
  *     and on stdout: o / e (a chunk of the test's stdout / stderr), R (the test is over and all
  *     its processes are gone: the launcher's report line, or nothing when the test was killed).
@@ -497,8 +499,43 @@ static int high(int fd) {
   return moved;
 }
 
+/* The test's own files (a checker's input, expected, output): count, then each as name length, name, size, content. */
+struct files {
+  const char *at;
+  size_t len;
+};
+
+static uint32_t take32(const char **p, const char *end) {
+  uint32_t v;
+  if ((size_t)(end - *p) < 4) { errno = EINVAL; die("files"); }
+  memcpy(&v, *p, 4);
+  *p += 4;
+  return v;
+}
+
+/* Writes the test's own files into its /work, over any of the same name; plain names only. */
+static void write_files(int work, struct files f) {
+  const char *p = f.at, *end = f.at + f.len;
+  for (uint32_t n = take32(&p, end); n > 0; n--) {
+    uint32_t name_len = take32(&p, end);
+    if (name_len == 0 || name_len > 255 || (size_t)(end - p) < name_len) { errno = EINVAL; die("file name"); }
+    char name[256];
+    memcpy(name, p, name_len);
+    name[name_len] = '\0';
+    p += name_len;
+    if (strlen(name) != name_len || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) { errno = EINVAL; die("file name"); }
+    uint32_t size = take32(&p, end);
+    if ((size_t)(end - p) < size) { errno = EINVAL; die("file"); }
+    unlinkat(work, name, 0);
+    int fd = openat(work, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all(fd, p, size) != 0) die(name);
+    close(fd);
+    p += size;
+  }
+}
+
 /* The test's first process, in its fresh mount and IPC namespaces: its mounts, no capabilities, then the program. */
-static void test_process(char *spec, size_t spec_len, const struct lane *lane, int in, int out, int err, int status) {
+static void test_process(char *spec, size_t spec_len, struct files files, const struct lane *lane, int in, int out, int err, int status) {
   in = high(in), out = high(out), err = high(err), status = high(status);
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("private mounts");
   /* The files bound at /work stay under the fresh tmpfs, out of reach: copied from this descriptor. */
@@ -508,6 +545,7 @@ static void test_process(char *spec, size_t spec_len, const struct lane *lane, i
   int work = open("/work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (work < 0) die("/work");
   copy_tree(template, work);
+  write_files(work, files);
   close(work);
   mount_tmpfs("/tmp", lane->tmp_bytes, 0, "1777");
   mount_tmpfs("/dev/shm", lane->tmp_bytes, 0, "1777");
@@ -531,20 +569,23 @@ static void kill_all_but_me(void) {
 
 /* One test: frames its output and its report to the server; kills it on K; returns once all of it is gone. */
 static void lane_test(char *payload, uint32_t len, const struct lane *lane) {
-  uint32_t in_len;
-  if (len < 4) { errno = EINVAL; die("test frame"); }
+  uint32_t in_len, files_len;
+  if (len < 8) { errno = EINVAL; die("test frame"); }
   memcpy(&in_len, payload, 4);
-  if (in_len > len - 4) { errno = EINVAL; die("test frame"); }
+  if (in_len > len - 8) { errno = EINVAL; die("test frame"); }
   const char *input = payload + 4;
-  char *spec = payload + 4 + in_len;
-  size_t spec_len = len - 4 - in_len;
+  memcpy(&files_len, payload + 4 + in_len, 4);
+  if (files_len > len - 8 - in_len) { errno = EINVAL; die("test frame"); }
+  struct files files = {payload + 8 + in_len, files_len};
+  char *spec = payload + 8 + in_len + files_len;
+  size_t spec_len = len - 8 - in_len - files_len;
   int pin[2], pout[2], perr[2], pst[2];
   if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(pst, O_CLOEXEC)) die("pipe");
   pid_t test = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD, 0, 0, 0, 0);
   if (test < 0) die("clone");
   if (test == 0) {
     close(pin[1]), close(pout[0]), close(perr[0]), close(pst[0]);
-    test_process(spec, spec_len, lane, pin[0], pout[1], perr[1], pst[1]);
+    test_process(spec, spec_len, files, lane, pin[0], pout[1], perr[1], pst[1]);
   }
   close(pin[0]), close(pout[1]), close(perr[1]), close(pst[1]);
   fcntl(pin[1], F_SETFL, O_NONBLOCK);
