@@ -386,7 +386,7 @@ export class Runner {
 
   /**
    * A request with `tests` (API.md "Test cases"): the program (and a checker) built once, each test
-   * run in a fresh sandbox of its own, judged, in request order.
+   * run with nothing of another (in a lane, else a fresh sandbox), judged, in request order.
    */
   private async executeSuite(req: ValidExecuteRequest, options: ExecuteOptions): Promise<ExecuteResult> {
     const started = performance.now();

@@ -1,6 +1,6 @@
 /**
  * Test suites (API.md "Test cases"): runs each test of a request through the runner's `run`
- * (a fresh sandbox per test, the build made once), as many at once as the request's share of
+ * (a lane's fresh namespaces or a fresh sandbox per test, the build made once), as many at once as the request's share of
  * the server allows, judges each one (status first, then the comparison or the checker) and
  * assembles the result in request order.
  */
