@@ -106,8 +106,8 @@ async function main() {
     latency.push({ name: 'python numpy example', floor: await time(() => host.run(), RUNS), runner: await time(() => direct(req), RUNS), http: await time(() => http(req), RUNS) });
   }
 
-  // Test suites: one request of 50 tests (one compile, a fresh sandbox per test, two at a time on
-  // two cores) against the floor: one compile, then 50 runs of the binary (or python3) two at a time.
+  // Test suites: one request of 50 tests (one compile, each test in a lane, two at a time on two
+  // cores) against the floor: one compile, then 50 runs of the binary (or python3) two at a time.
   const suites: Array<{ name: string; floor: Timing; http: Timing }> = [];
   for (const runtime of (['go', 'python'] as const).filter((r) => available.includes(r))) {
     const { entrypoint: entry } = runtimeFacts(runtime);
@@ -128,6 +128,25 @@ async function main() {
       if (res.status !== 200 || body.summary?.passed !== SUITE_TESTS) throw new Error(`suite: HTTP ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
     };
     suites.push({ name: `${runtime}: ${SUITE_TESTS} test cases in one request`, floor: floorT, http: await time(suite, SUITE_RUNS) });
+  }
+  if (available.includes('python')) {
+    // A checker program judges each test: the floor runs the program, then the checker beside
+    // the files it gets (input, expected, output), per test, two tests at a time.
+    const tool = (await runner.locate('python'))!.tool;
+    const CHECKER = "o = open('output').read()\nraise SystemExit(0 if o.strip() == 'ok' and open('input').read() == '' else 1)\n";
+    const program = floor.prepare('python', tool, { 'main.py': 'print("ok")\n' }, 'main.py');
+    const checker = floor.prepare('python', tool, { 'main.py': CHECKER, input: '', expected: '', output: 'ok\n' }, 'main.py');
+    const floorT = await time(() => lanes(2, SUITE_TESTS, async () => {
+      await program.run();
+      await checker.run();
+    }), SUITE_RUNS);
+    const req = { runtime: 'python', code: 'print("ok")\n', compare: { mode: 'checker', runtime: 'python', code: CHECKER }, tests: Array.from({ length: SUITE_TESTS }, () => ({})) };
+    const suite = async () => {
+      const res = await fetch(`${server.url}/v1/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
+      const body = (await res.json()) as { summary?: { passed: number } };
+      if (res.status !== 200 || body.summary?.passed !== SUITE_TESTS) throw new Error(`checker suite: HTTP ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+    };
+    suites.push({ name: `python: ${SUITE_TESTS} test cases judged by a python checker`, floor: floorT, http: await time(suite, SUITE_RUNS) });
   }
 
   // Live output: a program that prints, then works for a second. Time to the first streamed
@@ -210,7 +229,7 @@ async function main() {
     '|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.name} | ${r.floor.p50} / ${r.floor.p95} | ${r.runner.p50} / ${r.runner.p95} | ${r.http.p50} / ${r.http.p95} | ${r.runnerRatio}× | ${r.httpRatio}× |`),
     '',
-    `| test suite (${SUITE_RUNS} runs, server concurrency ${machine.cores}) | floor p50 / p95 (ms): 1 compile + ${SUITE_TESTS} direct runs, 2 at a time | HTTP p50 / p95 (ms) | HTTP ÷ floor |`,
+    `| test suite (${SUITE_RUNS} runs, server concurrency ${machine.cores}) | floor p50 / p95 (ms): 1 compile + ${SUITE_TESTS} direct runs (and checks), 2 at a time | HTTP p50 / p95 (ms) | HTTP ÷ floor |`,
     '|---|---|---|---|',
     ...suiteRows.map((r) => `| ${r.name} | ${r.floor.p50} / ${r.floor.p95} | ${r.http.p50} / ${r.http.p95} | ${r.ratio}× |`),
     '',
