@@ -228,6 +228,10 @@ async function walkEntries(root: string, rel: string, parts: readonly string[], 
     throw err;
   };
 
+  /** Opens an entry (a regular file when `final`, else a directory), or says whether its refusal skips it or stops the walk. */
+  const openOrSkip = (dir: FileHandle, name: string, final: boolean, at: string) =>
+    openIn(dir, name, final, rel, at).catch((err: unknown) => (skip(err) ? ('skip' as const) : ('stop' as const)));
+
   async function walk(dir: FileHandle, sub: string, depth: number): Promise<boolean> {
     const found: { name: string; st: Stats; key: string }[] = [];
     const listing = await opendir(`/proc/self/fd/${dir.fd}`, { bufferSize: 64 });
@@ -246,18 +250,15 @@ async function walkEntries(root: string, rel: string, parts: readonly string[], 
       const child = sub ? `${sub}/${name}` : name;
       const at = rel ? `${rel}/${child}` : child;
       if (st.isDirectory()) {
+        // Only a directory the walk would enter can be too deep for it.
+        if (!(await steps.directory(child))) continue;
         if (depth + 1 > steps.maxDepth) {
           if (skip(refuse('too-deep', at, `${at} is nested more than ${steps.maxDepth} levels deep`))) continue;
           return false;
         }
-        if (!(await steps.directory(child))) continue;
-        let next: FileHandle;
-        try {
-          next = await openIn(dir, name, false, rel, at);
-        } catch (err) {
-          if (skip(err)) continue;
-          return false;
-        }
+        const next = await openOrSkip(dir, name, false, at);
+        if (next === 'skip') continue;
+        if (next === 'stop') return false;
         try {
           if (!(await walk(next, child, depth + 1))) return false;
         } finally {
@@ -271,13 +272,9 @@ async function walkEntries(root: string, rel: string, parts: readonly string[], 
         return false;
       }
       if (steps.wants && !steps.wants(child)) continue;
-      let file: FileHandle;
-      try {
-        file = await openIn(dir, name, true, rel, at);
-      } catch (err) {
-        if (skip(err)) continue;
-        return false;
-      }
+      const file = await openOrSkip(dir, name, true, at);
+      if (file === 'skip') continue;
+      if (file === 'stop') return false;
       try {
         const fst = await file.stat();
         const swapped = kindOf(fst);
@@ -342,10 +339,9 @@ async function walkTree(
 const UNOPENABLE = new Set(['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'ELOOP', 'ENXIO']);
 
 /** Bounds of a lenient walk (scanDirectory): entries seen (files and directories), nesting. */
-export interface ScanLimits {
+interface ScanLimits {
   maxEntries: number;
-  /** @default 64 */
-  maxDepth?: number;
+  maxDepth: number;
 }
 
 /**
@@ -366,7 +362,7 @@ export function scanDirectory(
   let complete = true;
   return walkEntries(root, '', [], {
     maxEntries: limits.maxEntries,
-    maxDepth: limits.maxDepth ?? 64,
+    maxDepth: limits.maxDepth,
     refuse: (err) => {
       if (err.reason === 'too-many') return 'stop';
       if (err.reason === 'too-deep') complete = false;
@@ -378,8 +374,8 @@ export function scanDirectory(
       return 'skip';
     },
     directory: (sub) => sub === '' || visit.enter(sub),
-    wants: (sub) => visit.wants(sub),
-    file: (sub, handle, st) => visit.file(sub, handle, st),
+    wants: visit.wants,
+    file: visit.file,
   }).then((finished) => finished && complete);
 }
 
@@ -399,6 +395,8 @@ export async function readAtMost(handle: FileHandle, maxBytes: number, sizeHint 
     if (bytesRead === 0) break;
     chunks.push(buf.subarray(0, bytesRead));
     total += bytesRead;
+    // A short read of a regular file is its end: no further (1 MiB) read to learn that.
+    if (bytesRead < want) break;
   }
   return Buffer.concat(chunks, total);
 }

@@ -22,14 +22,14 @@ export interface OutputBounds {
   maxDepth: number;
 }
 
-export const DEFAULT_OUTPUT_BOUNDS: OutputBounds = {
+const DEFAULT_OUTPUT_BOUNDS: OutputBounds = {
   ...DEFAULT_OUTPUT_LIMITS,
   maxEntries: 20_000,
   maxDepth: 32,
 };
 
 /** What `files` and `filesTruncated` of a result hold. */
-export interface CollectedOutputs {
+interface CollectedOutputs {
   files: OutputFile[];
   filesTruncated: boolean;
 }
@@ -37,7 +37,7 @@ export interface CollectedOutputs {
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** The bytes as a result carries them: UTF-8 text when they are valid UTF-8 without NUL, else base64. */
-export function encodeContent(bytes: Buffer): Pick<OutputFile, 'encoding' | 'content'> {
+function encodeContent(bytes: Buffer): Pick<OutputFile, 'encoding' | 'content'> {
   if (!bytes.includes(0)) {
     try {
       return { encoding: 'utf8', content: utf8.decode(bytes) };
@@ -59,8 +59,14 @@ export async function collectOutputs(workDir: string, patterns: readonly string[
   const glob = compileGlobs(patterns);
   const files: OutputFile[] = [];
   let total = 0;
-  let contentStopped = false;
   let filesTruncated = false;
+  /** Listed without content when over a bound: the file's own (`filesTruncated` unchanged) or the total's (set, and every later file too). */
+  const overBounds = (sub: string, size: number): boolean => {
+    if (size <= b.maxFileBytes && !filesTruncated && total + size <= b.maxTotalBytes) return false;
+    if (size <= b.maxFileBytes) filesTruncated = true;
+    files.push({ path: sub, size, encoding: 'base64', truncated: true });
+    return true;
+  };
   const complete = await scanDirectory(workDir, { maxEntries: b.maxEntries, maxDepth: b.maxDepth }, {
     enter: (sub) => glob.mayContain(sub),
     wants: (sub) => glob.matches(sub),
@@ -69,27 +75,10 @@ export async function collectOutputs(workDir: string, patterns: readonly string[
         filesTruncated = true;
         return 'stop';
       }
-      const withoutContent = (size: number): OutputFile => ({ path: sub, size, encoding: 'base64', truncated: true });
-      if (st.size > b.maxFileBytes) {
-        files.push(withoutContent(st.size));
-        return;
-      }
-      if (contentStopped || total + st.size > b.maxTotalBytes) {
-        contentStopped = filesTruncated = true;
-        files.push(withoutContent(st.size));
-        return;
-      }
+      if (overBounds(sub, st.size)) return;
       const bytes = await readAtMost(handle, b.maxFileBytes, st.size);
       // It grew since its fstat (something still writing it): the bounds hold all the same.
-      if (bytes.length > b.maxFileBytes) {
-        files.push(withoutContent(Math.max(st.size, bytes.length)));
-        return;
-      }
-      if (total + bytes.length > b.maxTotalBytes) {
-        contentStopped = filesTruncated = true;
-        files.push(withoutContent(Math.max(st.size, bytes.length)));
-        return;
-      }
+      if (bytes.length > st.size && overBounds(sub, bytes.length)) return;
       total += bytes.length;
       files.push({ path: sub, size: bytes.length, ...encodeContent(bytes) });
     },

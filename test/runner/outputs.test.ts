@@ -273,6 +273,8 @@ describe('collectOutputs on a directory the host planted', () => {
     expect(all.filesTruncated).toBe(false);
     expect(await collectOutputs(dir, ['deep/**'])).toMatchObject({ files: [{ path: 'deep/1/2/3/4/x.txt', content: 'deep' }], filesTruncated: false });
     expect(await collectOutputs(dir, ['deep/**'], { maxDepth: 3 })).toEqual({ files: [], filesTruncated: true });
+    // A folder no pattern would enter is not cut short, however deep.
+    expect((await collectOutputs(dir, ['a.txt'], { maxDepth: 1 })).filesTruncated).toBe(false);
   });
 
   it('with a per-file or total bound of 0, files are listed by size only', async () => {
