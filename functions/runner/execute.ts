@@ -12,7 +12,8 @@ import {
   type RuntimeInfo,
   type ValidExecuteRequest,
 } from '../contract.js';
-import { runSuite, type SuiteProgram, type TestRun } from './grading/suite.js';
+import { runSuite, type TestRun } from './grading/suite.js';
+import type { SuiteProgram } from '../suite-result.js';
 import { CompileCache, MAX_TREE_ENTRIES } from './compile-cache.js';
 import { CapacityError, ExecutionInterruptedError, isNoSpace, SandboxFault } from '../errors.js';
 import { checkBeneath, checkTreeBeneath, copyOutOf, copyTreeOutOf, relativeBeneath, UnsafeFileError } from './hostile-fs.js';
@@ -457,7 +458,6 @@ export class Runner {
           this.sandbox.lane!({
             runtime: rt.id,
             tool: found.tool,
-            readOnlyPaths: [],
             dirs: ws.dirs,
             limits,
             workBytes: quota?.bytes ?? limits.tmpBytes,

@@ -199,7 +199,7 @@ export function supervise(opts: SuperviseOptions): Promise<ProcessOutcome> {
  * How the program ended: the launcher's report (its wait status) when there is one; else, when
  * supervision killed it, SIGKILL; else the sandbox's own exit status, where 128+N means signal N.
  */
-function endOf(
+export function endOf(
   report: LaunchReport | null,
   termination: Termination | null,
   exit: { code: number | null; signal: NodeJS.Signals | null } | null,

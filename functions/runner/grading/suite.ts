@@ -4,13 +4,11 @@
  * the server allows, judges each one (status first, then the comparison or the checker) and
  * assembles the result in request order.
  */
-import type { CompileResult, ExecuteResult, RuntimeId, SuiteSummary, TestResult, ValidExecuteRequest, Verdict } from '../../contract.js';
+import type { ExecuteResult, TestResult, ValidExecuteRequest, Verdict } from '../../contract.js';
 import { ExecutionInterruptedError } from '../../errors.js';
 import type { ProcessOutcome } from '../supervise.js';
 import { compareOutputs, type CompareMode } from './compare.js';
 import { assembleSuite, checkerVerdict, cutUtf8, notRun, STOPPED, SUITE_OUTPUT_BYTES, type SuiteProgram } from '../../suite-result.js';
-
-export { CHECKER_MESSAGE_BYTES, SUITE_OUTPUT_BYTES, type SuiteProgram } from '../../suite-result.js';
 
 /** One test's run: what the program gets. */
 export interface TestRun {
@@ -168,4 +166,3 @@ export async function runSuite(req: ValidExecuteRequest, program: SuiteProgram, 
   }
   return assembleSuite(program, results, Math.round(performance.now() - options.started));
 }
-

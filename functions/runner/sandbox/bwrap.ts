@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { INSTANCE_TAG } from '../instance.js';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { cgroupSupport, createCgroup, processInfo, type Cgroup } from '../cgroup.js';
+import { INSTANCE_TAG } from '../instance.js';
 import { firstExecutable, which } from '../runtimes/locate.js';
 import type { Toolchain } from '../runtimes/types.js';
 import { SandboxFault } from '../../errors.js';
@@ -248,7 +248,7 @@ export class BwrapSandbox implements Sandbox {
   /** A lane's first process mounts each test's tmpfs with its user namespace's capabilities, which bwrap leaves only to root. */
   private async startLane(o: LaneOptions): Promise<Lane> {
     if (!launcherPath()) throw new SandboxFault('build/runtools-launch is missing', { beforeStart: true });
-    const args = this.sandboxArgs({ ...o, tools: [{ runtime: o.runtime, tool: o.tool }], writableOut: false, cwd: WORK, lane: true });
+    const args = this.sandboxArgs({ ...o, tools: [{ runtime: o.runtime, tool: o.tool }], readOnlyPaths: [], writableOut: false, cwd: WORK, lane: true });
     const launch = [LAUNCHER, '-L', '-W', `${o.workBytes}:${o.workInodes}`, '-T', String(o.limits.tmpBytes), '-n'];
     // The lane's own process is in the group beside each test's: one more than a sandbox's.
     const limits = { ...o.limits, pids: o.limits.pids + 1 };

@@ -1,10 +1,9 @@
-import { constants } from 'node:os';
 import path from 'node:path';
 import type { Cgroup, CgroupUsage } from '../cgroup.js';
 import { SandboxFault } from '../../errors.js';
 import { OutputCollector } from '../output.js';
 import { phaseStatus, parseReport, type LaunchReport, type Termination } from '../status.js';
-import type { ProcessOutcome } from '../supervise.js';
+import { endOf, type ProcessOutcome } from '../supervise.js';
 import { launchSpec } from './launcher.js';
 import type { SpawnedChild } from './spawner.js';
 import type { Lane, LaneRun } from './types.js';
@@ -97,9 +96,8 @@ export class SandboxLane implements Lane {
           reject(new SandboxFault(`the test ended before it reported how the program ended (${why})`, { beforeStart: false }));
           return;
         }
-        const { exitCode, signal } = report
-          ? { exitCode: report.code ?? 128 + signalNumber(report.signal), signal: report.signal }
-          : { exitCode: 137, signal: 'SIGKILL' };
+        // Without a report the lane killed the test (K) or the OOM killer took it: SIGKILL either way.
+        const { exitCode, signal } = endOf(report, termination, { code: null, signal: 'SIGKILL' });
         resolve({
           stdout: stdout.text(),
           stderr: stderr.text(),
@@ -109,7 +107,7 @@ export class SandboxLane implements Lane {
           truncated: stdout.overflowed || stderr.overflowed,
           durationMs: Math.round(performance.now() - started),
           status: phaseStatus({ termination, oomKills, exitCode, signal }),
-          cpuTimeMs: delta(before, after, 'cpuTimeMs') ?? report?.cpuTimeMs ?? 0,
+          cpuTimeMs: cpuSince(before, after) ?? report?.cpuTimeMs ?? 0,
           memoryPeakBytes: (peakReset ? after?.memoryPeakBytes : null) ?? report?.maxRssBytes ?? 0,
         });
       };
@@ -130,13 +128,9 @@ export class SandboxLane implements Lane {
       const spec = launchSpec(cwd, { ...r.env, PWD: cwd }, r.argv);
       const input = Buffer.from(r.stdin, 'utf8');
       const files = filesFrame(r.files ?? {});
-      const head = Buffer.alloc(9);
-      head.write('T', 0, 'latin1');
-      head.writeUInt32LE(8 + input.length + files.length + spec.length, 1);
-      head.writeUInt32LE(input.length, 5);
-      const filesLength = Buffer.alloc(4);
-      filesLength.writeUInt32LE(files.length);
-      this.child.stdin!.write(Buffer.concat([head, input, filesLength, files, spec]));
+      const payload = [u32(input.length), input, u32(files.length), files, spec];
+      const length = payload.reduce((n, b) => n + b.length, 0);
+      this.child.stdin!.write(Buffer.concat([Buffer.from('T', 'latin1'), u32(length), ...payload]));
     });
   }
 
@@ -182,12 +176,9 @@ function u32(n: number): Buffer {
   return b;
 }
 
-function signalNumber(name: string | null): number {
-  return name ? (constants.signals[name as NodeJS.Signals] ?? 0) : 0;
-}
-
-function delta(before: CgroupUsage | null, after: CgroupUsage | null, key: 'cpuTimeMs'): number | null {
-  const a = after?.[key];
-  const b = before?.[key];
+/** The group's CPU time between two readings, where both have it. */
+function cpuSince(before: CgroupUsage | null, after: CgroupUsage | null): number | null {
+  const a = after?.cpuTimeMs;
+  const b = before?.cpuTimeMs;
   return a == null || b == null ? null : Math.max(0, a - b);
 }

@@ -98,7 +98,6 @@ export interface Overlay {
 export interface LaneOptions {
   runtime: string;
   tool: Toolchain;
-  readOnlyPaths: readonly string[];
   /** Host dirs: `work` holds the files every test starts with (copied into its own /work), `out` the build (read-only /out). */
   dirs: ExecDirs;
   limits: ResourceLimits;

@@ -329,6 +329,17 @@ static void start(const struct spec *s, const __u32 *values, size_t nvalues, int
   _exit(err == ENOENT ? 127 : 126);
 }
 
+/* Writes all of buf: 0, or -1 when the reader went away (or another error). */
+static int write_all(int fd, const void *buf, size_t len) {
+  for (size_t off = 0; off < len;) {
+    ssize_t n = write(fd, (const char *)buf + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    off += (size_t)n;
+  }
+  return 0;
+}
+
 /* Writes the whole report; a reader that went away is not an error. */
 static void report(int fd, int status, const struct rusage *ru) {
   char line[160];
@@ -337,12 +348,7 @@ static void report(int fd, int status, const struct rusage *ru) {
   long long user = (long long)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
   long long sys = (long long)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec;
   int len = snprintf(line, sizeof line, "E %d %d %lld %lld %ld\n", code, sig, user, sys, ru->ru_maxrss);
-  for (int off = 0; off < len;) {
-    ssize_t n = write(fd, line + off, (size_t)(len - off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += (int)n;
-  }
+  (void)write_all(fd, line, (size_t)len);
 }
 
 /*
@@ -394,15 +400,6 @@ struct lane {
   int network;
 };
 
-static int write_all(int fd, const void *buf, size_t len) {
-  for (size_t off = 0; off < len;) {
-    ssize_t n = write(fd, (const char *)buf + off, len - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    off += (size_t)n;
-  }
-  return 0;
-}
 
 /* Reads exactly len bytes; 0 at a clean end before the first byte, 1 when read. */
 static int read_all(int fd, void *buf, size_t len) {
