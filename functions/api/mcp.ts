@@ -15,6 +15,7 @@ import {
   DEFAULT_LIMITS,
   executeRequestSchema,
   type ExecuteResult,
+  type OutputFile,
   type Limits,
   type RuntimeInfo,
   type ValidExecuteRequest,
@@ -103,7 +104,6 @@ type ExecuteInput = { [K in keyof ReturnType<typeof executeInput>]?: unknown };
 export function createMcpServer(deps: McpDeps): McpServer {
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const schema = executeRequestSchema(limits);
-  const acceptsOutputs = 'outputs' in ((schema as { shape?: Record<string, unknown> }).shape ?? {});
   const errorMessage = deps.errorMessage ?? ((error: unknown) => (error instanceof Error ? error.message : String(error)));
   const server = new McpServer({ name: MCP_SERVER_NAME, version: deps.version ?? MCP_VERSION });
 
@@ -120,9 +120,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
       annotations: { title: 'Execute code', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     async (input, extra) => {
-      const notes: string[] = [];
-      const request = requestOf(input, acceptsOutputs, notes);
-      const parsed = schema.safeParse(request);
+      const parsed = schema.safeParse(requestOf(input));
       if (!parsed.success) return toolError(summarise(toIssues(parsed.error.issues)));
       let result: ExecuteResult;
       try {
@@ -130,7 +128,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
       } catch (error) {
         return toolError(errorMessage(error));
       }
-      return executeResultContent(result, notes);
+      return executeResultContent(result);
     },
   );
 
@@ -157,15 +155,11 @@ export function createMcpServer(deps: McpDeps): McpServer {
   return server;
 }
 
-/** The API request a tool call stands for: only the fields it gave; `outputs` only where the contract has it. */
-function requestOf(input: ExecuteInput, acceptsOutputs: boolean, notes: string[]): Record<string, unknown> {
+/** The API request a tool call stands for: only the fields it gave. */
+function requestOf(input: ExecuteInput): Record<string, unknown> {
   const request: Record<string, unknown> = {};
-  for (const key of ['runtime', 'code', 'files', 'entrypoint', 'stdin', 'args', 'timeout'] as const) {
+  for (const key of ['runtime', 'code', 'files', 'entrypoint', 'stdin', 'args', 'timeout', 'outputs'] as const) {
     if (input[key] !== undefined) request[key] = input[key];
-  }
-  if (input.outputs !== undefined) {
-    if (acceptsOutputs) request.outputs = input.outputs;
-    else notes.push('outputs was ignored: this server does not return files');
   }
   return request;
 }
@@ -179,24 +173,6 @@ function runtimeLine(r: RuntimeInfo): string {
   return `${r.runtime}  aliases: ${aliases}  version: ${r.version ?? 'unknown'}  available: ${r.available ? 'yes' : 'no'}  entry: ${r.entrypoint}`;
 }
 
-/** A file in `result.files` (API.md "Files out"). */
-interface ReturnedFile {
-  path: string;
-  size: number;
-  encoding: 'utf8' | 'base64';
-  content?: string;
-  truncated?: boolean;
-}
-
-function returnedFiles(result: ExecuteResult): ReturnedFile[] {
-  const files = (result as { files?: unknown }).files;
-  if (!Array.isArray(files)) return [];
-  return files.filter(
-    (f): f is ReturnedFile =>
-      typeof f === 'object' && f !== null && typeof (f as ReturnedFile).path === 'string' && ((f as ReturnedFile).encoding === 'utf8' || (f as ReturnedFile).encoding === 'base64'),
-  );
-}
-
 /** The MIME type of an image file the tool returns as an image block, or null. */
 export function imageMimeType(path: string): string | null {
   const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
@@ -204,7 +180,7 @@ export function imageMimeType(path: string): string | null {
 }
 
 /** An image block for a returned file, or null (not an image, or no content). */
-function imageOf(file: ReturnedFile): { type: 'image'; data: string; mimeType: string } | null {
+function imageOf(file: OutputFile): { type: 'image'; data: string; mimeType: string } | null {
   const mimeType = imageMimeType(file.path);
   if (!mimeType || typeof file.content !== 'string') return null;
   if (file.encoding === 'base64') return { type: 'image', data: file.content, mimeType };
@@ -242,7 +218,7 @@ function section(title: string, text: string): string {
  * compile errors, returned files), the whole result as `structuredContent`, and an image block
  * for every returned image file.
  */
-export function executeResultContent(result: ExecuteResult, notes: string[] = []): CallToolResult {
+export function executeResultContent(result: ExecuteResult): CallToolResult {
   const detail = statusDetail(result);
   const head = [
     `status: ${result.status}${detail ? ` (${detail})` : ''}`,
@@ -256,7 +232,6 @@ export function executeResultContent(result: ExecuteResult, notes: string[] = []
     head.push(`compile: ${c.status}, exit code ${c.exitCode}, ${c.executionTime} ms${c.cached ? ' (cached build)' : ''}`);
   }
   if (result.truncated) head.push('note: output was truncated at the server\'s limit');
-  head.push(...notes.map((n) => `note: ${n}`));
 
   const sections: string[] = [];
   if (result.status === 'compile_error') {
@@ -266,9 +241,9 @@ export function executeResultContent(result: ExecuteResult, notes: string[] = []
     sections.push(section('stdout', result.stdout), section('stderr', result.stderr));
   }
 
-  const files = returnedFiles(result);
+  const files = result.files ?? [];
   const images: CallToolResult['content'] = [];
-  if (files.length > 0 || (result as { filesTruncated?: unknown }).filesTruncated === true) {
+  if (files.length > 0 || result.filesTruncated) {
     const lines: string[] = [];
     for (const file of files) {
       const image = imageOf(file);
@@ -276,7 +251,7 @@ export function executeResultContent(result: ExecuteResult, notes: string[] = []
       const what = image ? 'returned as an image' : file.truncated || file.content === undefined ? 'too large to return' : file.encoding === 'base64' ? 'binary' : 'text below';
       lines.push(`${file.path} (${file.size} bytes, ${what})`);
     }
-    if ((result as { filesTruncated?: unknown }).filesTruncated === true) lines.push('(more files matched than could be returned)');
+    if (result.filesTruncated) lines.push('(more files matched than could be returned)');
     sections.push(`--- files ---\n${lines.join('\n')}`);
     for (const file of files) {
       if (file.encoding !== 'utf8' || typeof file.content !== 'string' || imageMimeType(file.path)) continue;

@@ -21,14 +21,11 @@ import { BackendError, RuntimeUnavailableError, UnsupportedRequestError, type Di
 
 /** Each test's output the program's invocation keeps for the checker: all of it (the runner caps it first). */
 const WHOLE_OUTPUT = 2 ** 31 - 1;
-/** After its deadline an execution without a stored outcome is over (as lambda.ts). */
-const DEADLINE_MARGIN_MS = 60_000;
 
 type Checker = Extract<NonNullable<ValidExecuteRequest['compare']>, { mode: 'checker' }>;
 
 export interface CheckerSuitesOptions {
   lambda: LambdaDispatcher;
-  objects: ExecutionObjects;
   /** How long the API waits before answering 202, ms. */
   windowMs: number;
   compileAllowanceMs: number;
@@ -75,19 +72,18 @@ export class CheckerSuites {
     }
     ctx.signal?.removeEventListener('abort', follow);
     const id = ExecutionObjects.newId();
-    const deadline = Date.now() + worstCaseMs(program, this.o.compileAllowanceMs) + worstCaseMs(checks, this.o.compileAllowanceMs) + DEADLINE_MARGIN_MS;
-    await this.o.objects.putMeta(id, { tenant: ctx.tenant, backend: 'lambda', runtime: request.runtime, createdAt: new Date().toISOString(), deadline }, ctx.requestId);
-    this.o.log({ level: 'info', msg: 'suite with a checker in another runtime outlasted the window: answered 202', requestId: ctx.requestId, executionId: id });
+    const worstMs = worstCaseMs(program, this.o.compileAllowanceMs) + worstCaseMs(checks, this.o.compileAllowanceMs);
+    const accepted = await this.o.lambda.accepted(id, request.runtime, worstMs, ctx);
     inBackground(
       work.then(
-        (result) => this.o.objects.putOutcome(id, { result }, ctx.requestId),
+        (result) => this.o.lambda.storeOutcome(id, { result }, ctx.requestId),
         (err: unknown) => {
           this.o.log({ level: 'error', msg: 'suite with a checker in another runtime failed', requestId: ctx.requestId, executionId: id, error: (err as Error).message });
-          return this.o.objects.putOutcome(id, { error: describeFailure(err) }, ctx.requestId);
+          return this.o.lambda.storeOutcome(id, { error: describeFailure(err) }, ctx.requestId);
         },
       ),
     );
-    return { kind: 'accepted', id, status: 'running' };
+    return accepted;
   }
 
   private async run(request: ValidExecuteRequest, program: ValidExecuteRequest, checks: ValidExecuteRequest, checker: Checker, ctx: ExecutionContext): Promise<ExecuteResult> {

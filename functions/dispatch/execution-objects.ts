@@ -29,6 +29,7 @@ export const OutcomeSchema = z.union([
   z.object({ result: ExecuteResultSchema }),
   z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
 ]);
+export type Outcome = z.input<typeof OutcomeSchema>;
 
 const ID = /^[A-Za-z0-9_-]{16,64}$/;
 
@@ -90,12 +91,14 @@ export class ExecutionObjects {
   }
 
   /** Stores the outcome of an execution the API itself finished (created once, as a runner's through its URL). */
-  async putOutcome(id: string, outcome: z.input<typeof OutcomeSchema>, requestId: string): Promise<void> {
+  async putOutcome(id: string, outcome: Outcome, requestId: string): Promise<void> {
     try {
       await this.options.s3.send(
         new PutObjectCommand({ Bucket: this.options.bucket, Key: key(id, 'result'), Body: JSON.stringify(outcome), ContentType: 'application/json', IfNoneMatch: '*' }),
       );
     } catch (err) {
+      // Already there (a retry whose first attempt landed): the outcome is stored, as a runner's PUT treats 412.
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) return;
       this.options.log({ level: 'error', msg: 'storing the outcome failed', requestId, executionId: id, error: (err as Error).message });
       throw new BackendError('the outcome could not be stored', 503, { cause: err });
     }

@@ -13,7 +13,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { CompileResultSchema, ExecuteResultSchema, type ExecuteResult, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
 import type { RunnerSuiteOptions } from '../runner/lambda.js';
-import { ExecutionObjects } from './execution-objects.js';
+import { ExecutionObjects, type Outcome } from './execution-objects.js';
 import { worstCaseMs } from './policy.js';
 import { staticRuntimes } from './route.js';
 import { BackendError, QueueFullError, RuntimeUnavailableError, type DispatchOutcome, type Dispatcher, type ExecutionContext } from './types.js';
@@ -96,8 +96,7 @@ export class LambdaDispatcher implements Dispatcher {
   async execute(request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
     const functionName = this.options.functions[request.runtime];
     if (!functionName) throw new RuntimeUnavailableError(request.runtime);
-    const tenantIsolation = this.options.tenantIsolation ?? true;
-    if (ctx.live) return { kind: 'completed', result: await this.executeLive(request, ctx, functionName, tenantIsolation) };
+    if (ctx.live) return { kind: 'completed', result: await this.executeLive(request, ctx, functionName) };
     const id = ExecutionObjects.newId();
     // The window closes the wait, not the invocation: the program goes on and stores its outcome.
     const window = new AbortController();
@@ -105,7 +104,7 @@ export class LambdaDispatcher implements Dispatcher {
     try {
       return { kind: 'completed', result: await this.invoke(id, request, ctx, functionName, window.signal) };
     } catch (err) {
-      if (err instanceof WindowClosed) return this.accepted(id, request, ctx);
+      if (err instanceof WindowClosed) return this.accepted(id, request.runtime, worstCaseMs(request, this.options.compileAllowanceMs ?? 10_000), ctx);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -125,12 +124,7 @@ export class LambdaDispatcher implements Dispatcher {
   /** One synchronous invocation; WindowClosed when `window` aborts it first. */
   private async invoke(id: string, request: ValidExecuteRequest, ctx: ExecutionContext, functionName: string, window?: AbortSignal, suite?: RunnerSuiteOptions) {
     const resultUrl = await this.objects.resultUrl(id, this.options.resultUrlSeconds ?? 960);
-    const extra = suite ? { suite } : {};
-    let payload = JSON.stringify({ ...extra, request, resultUrl });
-    if (Buffer.byteLength(payload) > MAX_INLINE_REQUEST_BYTES) {
-      const requestUrl = await this.objects.putRequest(id, request, 300, ctx.requestId, extra);
-      payload = JSON.stringify({ requestUrl, resultUrl });
-    }
+    const payload = await this.payload(id, request, ctx, { ...(suite ? { suite } : {}) }, { resultUrl });
     const signals = [ctx.signal, window].filter((s): s is AbortSignal => s !== undefined);
     let response;
     try {
@@ -139,7 +133,7 @@ export class LambdaDispatcher implements Dispatcher {
           FunctionName: functionName,
           InvocationType: 'RequestResponse',
           Payload: Buffer.from(payload),
-          ...((this.options.tenantIsolation ?? true) ? { TenantId: lambdaTenantId(ctx.tenant) } : {}),
+          ...this.tenantOf(ctx),
         }),
         signals.length ? { abortSignal: AbortSignal.any(signals) } : {},
       );
@@ -156,20 +150,16 @@ export class LambdaDispatcher implements Dispatcher {
    * StreamLine), relayed as they arrive. Never answered 202: the API holds the request (API
    * Gateway streams for up to 15 minutes), and a client that leaves aborts the invocation's stream.
    */
-  private async executeLive(request: ValidExecuteRequest, ctx: ExecutionContext, functionName: string, tenantIsolation: boolean): Promise<ExecuteResult> {
+  private async executeLive(request: ValidExecuteRequest, ctx: ExecutionContext, functionName: string): Promise<ExecuteResult> {
     const live = ctx.live!;
-    let payload = JSON.stringify({ request, stream: true });
-    if (Buffer.byteLength(payload) > MAX_INLINE_REQUEST_BYTES) {
-      const id = ExecutionObjects.newId();
-      payload = JSON.stringify({ requestUrl: await this.objects.putRequest(id, request, 300, ctx.requestId), stream: true });
-    }
+    const payload = await this.payload(ExecutionObjects.newId(), request, ctx, {}, { stream: true });
     let response;
     try {
       response = await this.options.client.send(
         new InvokeWithResponseStreamCommand({
           FunctionName: functionName,
           Payload: Buffer.from(payload),
-          ...(tenantIsolation ? { TenantId: lambdaTenantId(ctx.tenant) } : {}),
+          ...this.tenantOf(ctx),
         }),
         ctx.signal ? { abortSignal: ctx.signal } : {},
       );
@@ -221,10 +211,29 @@ export class LambdaDispatcher implements Dispatcher {
     throw functionFailure(request, errorType, errorMessage);
   }
 
-  /** The window closed with the program still running: record the execution and answer 202. */
-  private async accepted(id: string, request: ValidExecuteRequest, ctx: ExecutionContext): Promise<DispatchOutcome> {
-    const deadline = Date.now() + worstCaseMs(request, this.options.compileAllowanceMs ?? 10_000) + DEADLINE_MARGIN_MS;
-    await this.objects.putMeta(id, { tenant: ctx.tenant, backend: 'lambda', runtime: request.runtime, createdAt: new Date().toISOString(), deadline }, ctx.requestId);
+  /**
+   * The event for a runner: the request inline with `extra` beside it, or (too big to invoke
+   * with) stored in S3 with `extra` and read back by the runner; `links` always inline.
+   */
+  private async payload(id: string, request: ValidExecuteRequest, ctx: ExecutionContext, extra: Record<string, unknown>, links: Record<string, unknown>): Promise<string> {
+    const inline = JSON.stringify({ ...extra, request, ...links });
+    if (Buffer.byteLength(inline) <= MAX_INLINE_REQUEST_BYTES) return inline;
+    return JSON.stringify({ requestUrl: await this.objects.putRequest(id, request, 300, ctx.requestId, extra), ...links });
+  }
+
+  /** Lambda's tenant of an invocation, where the functions isolate tenants. */
+  private tenantOf(ctx: ExecutionContext): { TenantId?: string } {
+    return (this.options.tenantIsolation ?? true) ? { TenantId: lambdaTenantId(ctx.tenant) } : {};
+  }
+
+  /**
+   * The window closed with the execution still going (in its invocation, or in this API: a suite
+   * with a checker in another runtime): record it and answer 202. Past `worstMs` (and a margin)
+   * without a stored outcome it is over.
+   */
+  async accepted(id: string, runtime: RuntimeId, worstMs: number, ctx: ExecutionContext): Promise<DispatchOutcome> {
+    const deadline = Date.now() + worstMs + DEADLINE_MARGIN_MS;
+    await this.objects.putMeta(id, { tenant: ctx.tenant, backend: 'lambda', runtime, createdAt: new Date().toISOString(), deadline }, ctx.requestId);
     this.log({ level: 'info', msg: 'execution outlasted the window: answered 202', requestId: ctx.requestId, executionId: id, windowMs: this.options.windowMs });
     return { kind: 'accepted', id, status: 'running' };
   }
@@ -270,6 +279,11 @@ export class LambdaDispatcher implements Dispatcher {
       return new BackendError('the runner is unavailable', 503, { cause: err });
     }
     return new BackendError('the runner could not be invoked', 500, { cause: err });
+  }
+
+  /** Stores the outcome of an execution this API finished itself after accepted() (as a runner stores its own). */
+  storeOutcome(id: string, outcome: Outcome, requestId: string): Promise<void> {
+    return this.objects.putOutcome(id, outcome, requestId);
   }
 
   /** An execution that outlasted the window: its stored outcome, else running until its deadline, then failed. */

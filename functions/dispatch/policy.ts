@@ -1,5 +1,8 @@
 import { RUNTIME_FACTS, type RuntimeId } from '../contract.js';
 
+/** What a compile may add when the API waits on an execution it does not run itself (a duplicate's, a background one): the default compile timeout. */
+export const COMPILE_WAIT_MS = 60_000;
+
 /** How long a deployment may hold a request open, and what a compile is expected to add. */
 export interface SyncBudget {
   /** null or undefined: every request is answered synchronously. */

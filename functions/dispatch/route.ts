@@ -12,7 +12,6 @@ import { z } from 'zod';
 import { RUNTIME_FACTS, RUNTIME_IDS, type Execution, type RuntimeInfo, type ValidExecuteRequest } from '../contract.js';
 import type { RuntimeId } from '../runtimes.js';
 import { CheckerSuites, crossRuntimeChecker } from './checker-suite.js';
-import { ExecutionObjects } from './execution-objects.js';
 import { FargateDispatcher } from './fargate.js';
 import { LambdaDispatcher } from './lambda.js';
 import { ResultWriter } from './result-writer.js';
@@ -177,7 +176,6 @@ export function createAwsDispatcher(
   });
   const checkerSuites = new CheckerSuites({
     lambda: sync,
-    objects: new ExecutionObjects({ s3: clients.s3, bucket: deployment.bucket, log: log ?? ((e) => console.error(JSON.stringify(e))) }),
     windowMs: deployment.syncBudgetMs,
     compileAllowanceMs: deployment.compileAllowanceMs,
     functionBudgetMs: deployment.functionBudgetMs ?? deployment.syncBudgetMs,

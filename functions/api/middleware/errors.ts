@@ -31,7 +31,19 @@ export interface DescribedError {
  * errors the contract names by code, else ours, logged with the request id and answered with a
  * generic message.
  */
-export function describeError(err: Error, log: Logger, requestId: string, logMessage = 'request failed'): DescribedError {
+export function describeError(err: unknown, log: Logger, requestId: string, logMessage = 'request failed'): DescribedError {
+  const known = contractError(err);
+  if (known) return known;
+  const e = err instanceof Error ? err : new Error(String(err));
+  const status = e instanceof BackendError ? e.status : 500;
+  log.error({ msg: logMessage, requestId, error: e.name, detail: e.message.slice(0, 1000), stack: e.stack?.split('\n').slice(1, 6).join(' | ') });
+  // Our failure of this one execution says what failed (its message names no host detail).
+  if (e instanceof SandboxFault || e instanceof ExecutionInterruptedError) return { status: 500, code: 'internal', message: `the execution failed on the server: ${e.message}` };
+  return { status, code: 'internal', message: GENERIC_MESSAGES[status] ?? GENERIC_MESSAGES[500]! };
+}
+
+/** The errors the contract answers by their own code (whatever the client did meanwhile), or undefined. */
+function contractError(err: unknown): DescribedError | undefined {
   if (err instanceof QueueFullError) return { status: 429, code: 'rate_limited', message: `${err.message} (in about ${err.retryAfterSeconds} s)`, retryAfterSeconds: err.retryAfterSeconds };
   if (err instanceof RuntimeUnavailableError) return { status: 503, code: 'runtime_unavailable', message: err.message };
   if (err instanceof IdempotencyMismatchError) return { status: 422, code: 'idempotency_mismatch', message: err.message };
@@ -39,18 +51,14 @@ export function describeError(err: Error, log: Logger, requestId: string, logMes
   if (err instanceof CapacityError) {
     return { status: 503, code: 'capacity', message: `no room to run: ${err.message}; retry in about ${err.retryAfterSeconds} s`, retryAfterSeconds: err.retryAfterSeconds };
   }
-  const status = err instanceof BackendError ? err.status : 500;
-  log.error({ msg: logMessage, requestId, error: err.name, detail: err.message.slice(0, 1000), stack: err.stack?.split('\n').slice(1, 6).join(' | ') });
-  // Our failure of this one execution says what failed (its message names no host detail).
-  if (err instanceof SandboxFault || err instanceof ExecutionInterruptedError) return { status: 500, code: 'internal', message: `the execution failed on the server: ${err.message}` };
-  return { status, code: 'internal', message: GENERIC_MESSAGES[status] ?? GENERIC_MESSAGES[500]! };
+  return undefined;
 }
 
 /** Maps every thrown error to API.md's status and error body; details of our faults go to the log only. */
 export function errorHandler(log: Logger, maxBodyBytes: number): ErrorHandler<AppEnv> {
   return (err, c) => {
     if (err instanceof HTTPException) return fromHttpException(err, c, maxBodyBytes);
-    if (c.req.raw.signal?.aborted && !isContractError(err)) {
+    if (c.req.raw.signal?.aborted && !contractError(err)) {
       c.set('logFields', { ...c.get('logFields'), clientClosed: true });
       return errorResponse(c, 503, 'internal', GENERIC_MESSAGES[503]!);
     }
@@ -58,11 +66,6 @@ export function errorHandler(log: Logger, maxBodyBytes: number): ErrorHandler<Ap
     if (e.retryAfterSeconds !== undefined) c.header('Retry-After', String(e.retryAfterSeconds));
     return errorResponse(c, e.status, e.code, e.message, e.issues);
   };
-}
-
-/** Errors the contract answers by their own code, whatever the client did meanwhile. */
-function isContractError(err: Error): boolean {
-  return [QueueFullError, RuntimeUnavailableError, IdempotencyMismatchError, UnsupportedRequestError, CapacityError].some((kind) => err instanceof kind);
 }
 
 function fromHttpException(err: HTTPException, c: Context<AppEnv>, maxBodyBytes: number): Response {

@@ -27,7 +27,7 @@ export function wantsEventStream(accept: string | undefined): boolean {
 
 /** The error event of a failure after the 200: the code and message the JSON answer would have had. */
 function errorEvent(err: unknown, log: Logger, requestId: string): { code: ErrorCode; message: string } {
-  const { code, message } = describeError(err instanceof Error ? err : new Error(String(err)), log, requestId, 'streamed request failed');
+  const { code, message } = describeError(err, log, requestId, 'streamed request failed');
   return { code, message };
 }
 

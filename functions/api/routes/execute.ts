@@ -2,10 +2,9 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { executeRequestSchema, ExecuteResultSchema, type Limits } from '../../contract.js';
 import { fingerprintOf, IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY, runOnce, type IdempotencyStore, type StoredResponse } from '../../dispatch/idempotency.js';
-import { worstCaseMs } from '../../dispatch/policy.js';
-import type { DispatchOutcome, Dispatcher } from '../../dispatch/types.js';
+import { COMPILE_WAIT_MS, worstCaseMs } from '../../dispatch/policy.js';
+import { UnsupportedRequestError, type DispatchOutcome, type Dispatcher } from '../../dispatch/types.js';
 import type { AppEnv } from '../env.js';
-import { errorResponse } from '../errors.js';
 import type { Logger } from '../log.js';
 import { streamExecution, wantsEventStream } from './execute-stream.js';
 import { errorResponses, SECURITY } from './shared.js';
@@ -63,19 +62,14 @@ export function registerExecute(app: OpenAPIHono<AppEnv>, deps: { dispatcher: Di
     c.set('logFields', { ...c.get('logFields'), runtime: request.runtime, tenant: c.get('tenant') });
     const key = c.req.header(IDEMPOTENCY_HEADER);
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-      const message = 'Idempotency-Key must be 1 to 255 visible ASCII characters';
-      return errorResponse(c, 400, 'invalid_request', message, [{ path: 'Idempotency-Key', message }]) as never;
+      throw new UnsupportedRequestError('Idempotency-Key must be 1 to 255 visible ASCII characters', 'Idempotency-Key');
     }
     if (wantsEventStream(c.req.header('accept'))) {
       if (key !== undefined) {
-        const message = 'Idempotency-Key applies to JSON requests: a streamed request runs while its client listens';
-        return errorResponse(c, 400, 'invalid_request', message, [{ path: 'Idempotency-Key', message }]) as never;
+        throw new UnsupportedRequestError('Idempotency-Key applies to JSON requests: a streamed request runs while its client listens', 'Idempotency-Key');
       }
       c.set('logFields', { ...c.get('logFields'), streamed: true });
-      if (request.tests) {
-        const message = 'tests cannot be streamed: send the suite without Accept: text/event-stream';
-        return errorResponse(c, 400, 'invalid_request', message, [{ path: 'tests', message }]) as never;
-      }
+      if (request.tests) throw new UnsupportedRequestError('tests cannot be streamed: send the suite without Accept: text/event-stream', 'tests');
       return streamExecution(c, deps, request) as never;
     }
     const run = async (): Promise<StoredResponse> => {
@@ -90,7 +84,7 @@ export function registerExecute(app: OpenAPIHono<AppEnv>, deps: { dispatcher: Di
     let response: StoredResponse;
     if (key !== undefined && deps.idempotency) {
       const once = await runOnce(deps.idempotency, { owner: c.get('tenant'), key, fingerprint: fingerprintOf(request) }, run, {
-        maxWaitMs: worstCaseMs(request, 60_000) + DUPLICATE_WAIT_MARGIN_MS,
+        maxWaitMs: worstCaseMs(request, COMPILE_WAIT_MS) + DUPLICATE_WAIT_MARGIN_MS,
         signal: c.req.raw.signal,
       });
       response = once.response;

@@ -5,13 +5,11 @@ import type { Context } from 'hono';
 import type { ExecuteResult, Limits, ValidExecuteRequest } from '../../contract.js';
 import type { Dispatcher, ExecutionContext } from '../../dispatch/types.js';
 import { describeError, GENERIC_MESSAGES } from '../middleware/errors.js';
-import { runtimeFacts } from '../../runtimes.js';
+import { COMPILE_WAIT_MS, worstCaseMs } from '../../dispatch/policy.js';
 import type { AppEnv } from '../env.js';
 import type { Logger } from '../log.js';
 import { createMcpServer } from '../mcp.js';
 
-/** What a compile may add before the run phase (the default compile timeout). */
-const COMPILE_ALLOWANCE_MS = 60_000;
 /** How long a background execution may wait in a queue or for a task to start, on top of its own bound. */
 const START_MARGIN_MS = 300_000;
 /** Room left before a Lambda invocation's end to answer with a tool error instead of being cut off. */
@@ -67,9 +65,7 @@ export function registerMcp(app: OpenAPIHono<AppEnv>, deps: { dispatcher: Dispat
  * allowance, time to start) and, on Lambda, before the invocation ends.
  */
 function deadlineOf(c: Context<AppEnv>, request: ValidExecuteRequest): number {
-  const runMs = request.tests?.length ? request.tests.reduce((sum, t) => sum + (t.timeout ?? request.timeout), 0) : request.timeout;
-  const compileMs = runtimeFacts(request.runtime).compiled ? COMPILE_ALLOWANCE_MS : 0;
-  let deadline = Date.now() + runMs + compileMs + START_MARGIN_MS;
+  let deadline = Date.now() + worstCaseMs(request, COMPILE_WAIT_MS) + START_MARGIN_MS;
   const lambda = (c.env as { lambdaContext?: { getRemainingTimeInMillis?: () => number } } | undefined)?.lambdaContext;
   const remaining = lambda?.getRemainingTimeInMillis?.();
   if (typeof remaining === 'number') deadline = Math.min(deadline, Date.now() + remaining - LAMBDA_RESERVE_MS);
@@ -103,7 +99,7 @@ async function executeToCompletion(dispatcher: Dispatcher, request: ValidExecute
 function describe(error: unknown, log: Logger, requestId: string): string {
   if (error instanceof ToolFailure) return error.message;
   if (error instanceof Error && error.name === 'AbortError') return 'the request was cancelled';
-  const e = describeError(error instanceof Error ? error : new Error(String(error)), log, requestId, 'MCP tool call failed');
+  const e = describeError(error, log, requestId, 'MCP tool call failed');
   const issue = e.issues?.[0];
   if (issue) return `invalid request: ${issue.path}: ${issue.message}`;
   // A generic answer names the request, so the log line can be found.
