@@ -13,7 +13,7 @@
  *
  * Plain JavaScript: bin/runtools.mjs loads it before anything can compile TypeScript.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -100,8 +100,11 @@ function writeAtomically(file, contents) {
  */
 export async function buildCliBundle(root = ROOT) {
   const started = performance.now();
-  const { build } = await import('esbuild');
   const outDir = path.join(root, 'dist');
+  // Where the bundle cannot be written (a read-only checkout) fail before building, not after.
+  mkdirSync(outDir, { recursive: true });
+  accessSync(outDir, constants.W_OK);
+  const { build } = await import('esbuild');
   // Taken before anything is read: a source saved during the build leaves the bundle stale.
   const builtAt = Date.now();
   const result = await build({
@@ -130,9 +133,8 @@ export async function buildCliBundle(root = ROOT) {
     const stats = statSync(path.join(root, file));
     inputs[file] = [stats.mtimeMs, stats.size];
   }
-  const manifest = `${MANIFEST}${JSON.stringify({ builtAt, node: process.version, inputs })}\n`;
+  const manifest = `${MANIFEST}${JSON.stringify({ builtAt, inputs })}\n`;
   const entry = bundlePath(root);
-  mkdirSync(outDir, { recursive: true });
   // Chunks first, the entry (which names them) last.
   const files = [...result.outputFiles].sort((a, b) => Number(a.path === entry) - Number(b.path === entry));
   for (const out of files) writeAtomically(out.path, out.path === entry ? Buffer.concat([Buffer.from(manifest), out.contents]) : out.contents);

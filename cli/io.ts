@@ -19,7 +19,7 @@ const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '
 /**
  * A status line on stderr while waiting (a spinner and `label`), only when stderr is a terminal and
  * there is a label; returns the function that clears it. Nothing is written when stderr is a file or
- * a pipe: the program's stderr goes there.
+ * a pipe: the program's stderr goes there. Clearing twice clears once.
  */
 export function spinner(label: string | null, delayMs = 300): () => void {
   const stream = process.stderr;
@@ -39,7 +39,9 @@ export function spinner(label: string | null, delayMs = 300): () => void {
   return () => {
     clearTimeout(delay);
     clearInterval(interval);
+    // Once: a second call must not erase a line written after the first (live output).
     if (shown) stream.write('\r\x1b[2K');
+    shown = false;
   };
 }
 
@@ -52,12 +54,7 @@ export async function runInterruptibly(backend: Backend, request: ExecuteRequest
   const controller = new AbortController();
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
-  const spin = spinner(backend.waiting(request));
-  let spinning = true;
-  const stop = () => {
-    if (spinning) spin();
-    spinning = false;
-  };
+  const stop = spinner(backend.waiting(request));
   const onOutput = live && ((stream: 'stdout' | 'stderr', text: string) => {
     stop();
     live.onOutput(stream, text);

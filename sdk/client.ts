@@ -276,16 +276,7 @@ export class Runtools {
    */
   async *stream(request: ExecuteRequest, options: RequestOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
     const bound = executionBound(request, this.timeoutMargin);
-    const controller = new AbortController();
-    const fixedMs = options.timeout ?? this.timeout;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, fixedMs ?? bound.totalMs);
-    const onAbort = () => controller.abort();
-    if (options.signal?.aborted) onAbort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const { call, end } = this.begin(options, { ms: bound.totalMs, what: `no answer from ${this.baseUrl}`, limit: bound.label });
     try {
       let response: Response;
       for (let attempt = 0; ; attempt++) {
@@ -294,24 +285,27 @@ export class Runtools {
             method: 'POST',
             headers: { accept: 'text/event-stream', 'content-type': 'application/json', ...(this.apiKey ? { 'x-api-key': this.apiKey } : {}) },
             body: JSON.stringify(request),
-            signal: controller.signal,
+            signal: call.signal,
           });
         } catch (error) {
-          if (timedOut) throw new TimeoutError(`no answer from ${this.baseUrl} after ${seconds(fixedMs ?? bound.totalMs)} (${fixedMs === undefined ? bound.label : `the call's timeout, ${fixedMs} ms`})`);
-          if (controller.signal.aborted) throw new AbortError('the request was aborted');
+          if (call.signal.aborted) throw call.failure();
           throw new ConnectionError(`cannot reach ${this.baseUrl}: ${describe(error)}`, { cause: error });
         }
         if (response.ok) break;
         const error = APIError.from(response.status, await readJson(response), response.headers);
         // Refused before anything ran (429, 503 capacity): retried after its Retry-After, as execute() does.
-        const retry = (response.status === 429 || error.code === 'capacity') && attempt < (options.maxRetries ?? this.maxRetries);
+        const retry = (response.status === 429 || error.code === 'capacity') && attempt < call.maxRetries;
         if (!retry) throw error;
         const after = parseRetryAfter(response.headers.get('retry-after'));
-        await new Promise((r) => setTimeout(r, after !== null ? after * 1000 : backoff(attempt)));
+        const waitMs = after !== null ? after * 1000 : backoff(attempt);
+        if (Date.now() + waitMs >= call.deadline) throw error;
+        await sleep(waitMs, call);
       }
       if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
         throw new ConnectionError(`${this.baseUrl} answered ${response.status} without an event stream (is it a runtools server that streams?)`);
       }
+      // The same deadline, now for the execution rather than the answer.
+      call.rearm({ ms: call.deadline - Date.now(), what: `execution at ${this.baseUrl} had not finished`, limit: bound.label });
       try {
         for await (const e of readEvents(response.body)) {
           const data = JSON.parse(e.data) as Record<string, unknown>;
@@ -324,16 +318,12 @@ export class Runtools {
         }
       } catch (error) {
         if (error instanceof APIError) throw error;
-        if (timedOut) throw new TimeoutError(`execution at ${this.baseUrl} had not finished after ${seconds(fixedMs ?? bound.totalMs)}`);
-        if (controller.signal.aborted) throw new AbortError('the request was aborted');
+        if (call.signal.aborted) throw call.failure();
         throw new ConnectionError(`the event stream from ${this.baseUrl} broke: ${describe(error)}`, { cause: error });
       }
       throw new ConnectionError(`the event stream from ${this.baseUrl} ended without a result`);
     } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      // Leaving early (break, an exception) closes the stream: the server stops the execution.
-      controller.abort();
+      end();
     }
   }
 
@@ -384,6 +374,19 @@ export class Runtools {
   }
 
   private async call<T>(options: RequestOptions, derived: Bound, run: (call: Call) => Promise<T>): Promise<T> {
+    const { call, end } = this.begin(options, derived);
+    try {
+      return await run(call);
+    } catch (error) {
+      if (call.signal.aborted && !(error instanceof APIError)) throw call.failure();
+      throw error;
+    } finally {
+      end();
+    }
+  }
+
+  /** A call's bound (the caller's `timeout`, else `derived`) and the caller's signal, until `end()`. */
+  private begin(options: RequestOptions, derived: Bound): { call: Call; end(): void } {
     const fixedMs = options.timeout ?? this.timeout;
     let bound: Bound = fixedMs === undefined ? derived : { ms: fixedMs, what: derived.what, limit: `the call's timeout, ${fixedMs} ms` };
     const started = Date.now();
@@ -416,15 +419,13 @@ export class Runtools {
           ? new TimeoutError(`${bound.what} after ${seconds(Date.now() - started)} (${bound.limit})`)
           : new AbortError('the request was aborted'),
     };
-    try {
-      return await run(call);
-    } catch (error) {
-      if (controller.signal.aborted && !(error instanceof APIError)) throw call.failure();
-      throw error;
-    } finally {
+    const end = () => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-    }
+      // Leaving early (a streamed call's consumer stopped) closes what is still open.
+      controller.abort();
+    };
+    return { call, end };
   }
 
   private async request<T>(call: Call, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<Answer<T>> {
@@ -447,16 +448,18 @@ export class Runtools {
         if (response.ok) return { status: response.status, body: parsed as T, headers: response.headers };
         const error = APIError.from(response.status, parsed, response.headers);
         if (!retryable(error)) throw error;
-        const nothingRan = error.status === 429 || error.code === 'capacity';
-        if (method !== 'GET' && !nothingRan && !(keyed && (await this.dedupes(call)))) throw error;
         failure = error;
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
         if (retryAfter !== null) waitMs = retryAfter * 1000;
+        if (attempt >= call.maxRetries || Date.now() + waitMs >= call.deadline) throw failure;
+        const nothingRan = error.status === 429 || error.code === 'capacity';
+        if (method !== 'GET' && !nothingRan && !(keyed && (await this.dedupes(call)))) throw error;
       } else {
         failure = outcome.failure;
+        // No retry left: no need to ask the server whether one would be safe.
+        if (attempt >= call.maxRetries || Date.now() + waitMs >= call.deadline) throw failure;
         if (method !== 'GET' && !(keyed && (await this.dedupes(call)))) throw failure;
       }
-      if (attempt >= call.maxRetries || Date.now() + waitMs >= call.deadline) throw failure;
       await sleep(waitMs, call);
     }
   }
