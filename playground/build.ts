@@ -17,11 +17,11 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const PLAYGROUND_DIR = path.dirname(fileURLToPath(import.meta.url));
-export const DIST_DIR = path.join(PLAYGROUND_DIR, 'dist');
+const PLAYGROUND_DIR = path.dirname(fileURLToPath(import.meta.url));
+const DIST_DIR = path.join(PLAYGROUND_DIR, 'dist');
 const ROOT = path.dirname(PLAYGROUND_DIR);
 /** Where the hashed assets go, inside dist/ (and the URL path they are served under). */
-export const ASSETS_PREFIX = 'playground/';
+const ASSETS_PREFIX = 'playground/';
 
 /** A built playground: paths relative to dist/ (`index.html`, `playground/main-….js`) → contents. */
 export type PlaygroundFiles = Map<string, Uint8Array>;
@@ -64,9 +64,17 @@ export async function buildPlayground(options: BuildOptions = {}): Promise<Playg
   files.set('favicon.svg', await readFile(path.join(PLAYGROUND_DIR, 'favicon.svg')));
   files.set('index.html', new TextEncoder().encode(html));
 
+  if (outDir === DIST_DIR) {
+    // What the bundle read, for dist/'s staleness check (sourcesTime): written before index.html.
+    await mkdir(path.dirname(INPUTS), { recursive: true });
+    await writeFile(INPUTS, JSON.stringify(Object.keys(result.metafile.inputs).map((p) => path.resolve(PLAYGROUND_DIR, p))));
+  }
   if (outDir !== null) await writeSite(outDir, files);
   return files;
 }
+
+/** The files dist/'s build read: kept out of the site (which is hosted as it is). */
+const INPUTS = path.join(ROOT, 'node_modules', '.cache', 'runtools-playground', 'inputs.json');
 
 /**
  * Writes each file through a temporary name and a rename, index.html last (its time says when the
@@ -87,10 +95,16 @@ async function writeSite(outDir: string, files: PlaygroundFiles): Promise<void> 
   }
 }
 
-/** Newest modification time of what the build reads: this folder (but dist/), the SDK's event-stream reader and the lockfile (the dependencies). */
+/**
+ * Newest modification time of what the build reads: this folder (but dist/), every file the last
+ * bundle read (esbuild's inputs: the SDK's and the registry's too) and the lockfile (the
+ * dependencies). Without the list of inputs, the site is stale.
+ */
 async function sourcesTime(): Promise<number> {
+  const inputs = await readFile(INPUTS, 'utf8').then((t) => JSON.parse(t) as string[], () => null);
+  if (!inputs) return Infinity;
   const entries = (await readdir(PLAYGROUND_DIR, { recursive: true })).filter((p) => p.split(path.sep)[0] !== 'dist');
-  const paths = [PLAYGROUND_DIR, ...entries.map((p) => path.join(PLAYGROUND_DIR, p)), path.join(ROOT, 'sdk', 'sse.ts'), path.join(ROOT, 'package-lock.json')];
+  const paths = [PLAYGROUND_DIR, ...entries.map((p) => path.join(PLAYGROUND_DIR, p)), ...inputs, path.join(ROOT, 'package-lock.json')];
   const times = await Promise.all(paths.map((p) => stat(p).then((s) => s.mtimeMs, () => 0)));
   return Math.max(...times);
 }

@@ -1,3 +1,4 @@
+import { RUNTIMES as REGISTRY, type RuntimeId } from '../../functions/runtimes.js';
 import type { Program } from './program.js';
 
 /** What the playground knows of a runtime before (or without) GET /v1/runtimes. */
@@ -12,27 +13,24 @@ export interface RuntimeEntry {
 
 const TS_HELLO = 'const greeting: string = "Hello, World!";\nconsole.log(greeting);\n';
 
-/** The runtimes of API.md, in the order users see them; the server's list wins where it answers. */
-export const RUNTIMES: readonly RuntimeEntry[] = [
-  { id: 'python', label: 'Python', entrypoint: 'main.py', compiled: false, hello: 'print("Hello, World!")\n' },
-  { id: 'node', label: 'Node.js', entrypoint: 'main.js', compiled: false, hello: 'console.log("Hello, World!");\n' },
-  { id: 'bun', label: 'Bun', entrypoint: 'main.ts', compiled: false, hello: TS_HELLO },
-  { id: 'deno', label: 'Deno', entrypoint: 'main.ts', compiled: false, hello: TS_HELLO },
-  { id: 'go', label: 'Go', entrypoint: 'main.go', compiled: true, hello: 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println("Hello, World!")\n}\n' },
-  { id: 'rust', label: 'Rust', entrypoint: 'main.rs', compiled: true, hello: 'fn main() {\n    println!("Hello, World!");\n}\n' },
-  { id: 'c', label: 'C', entrypoint: 'main.c', compiled: true, hello: '#include <stdio.h>\n\nint main(void) {\n    puts("Hello, World!");\n    return 0;\n}\n' },
-  { id: 'cpp', label: 'C++', entrypoint: 'main.cpp', compiled: true, hello: '#include <iostream>\n\nint main() {\n    std::cout << "Hello, World!" << std::endl;\n}\n' },
-  {
-    id: 'java',
-    label: 'Java',
-    entrypoint: 'Main.java',
-    compiled: true,
-    hello: 'public class Main {\n    public static void main(String[] args) {\n        System.out.println("Hello, World!");\n    }\n}\n',
-  },
-  { id: 'ruby', label: 'Ruby', entrypoint: 'main.rb', compiled: false, hello: 'puts "Hello, World!"\n' },
-  { id: 'php', label: 'PHP', entrypoint: 'main.php', compiled: false, hello: '<?php\necho "Hello, World!\\n";\n' },
-  { id: 'bash', label: 'Bash', entrypoint: 'main.sh', compiled: false, hello: 'echo "Hello, World!"\n' },
-];
+/** The playground's greeting in each runtime (the registry's own sample prints `hello`). */
+const HELLO: Record<RuntimeId, string> = {
+  python: 'print("Hello, World!")\n',
+  node: 'console.log("Hello, World!");\n',
+  bun: TS_HELLO,
+  deno: TS_HELLO,
+  go: 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println("Hello, World!")\n}\n',
+  rust: 'fn main() {\n    println!("Hello, World!");\n}\n',
+  c: '#include <stdio.h>\n\nint main(void) {\n    puts("Hello, World!");\n    return 0;\n}\n',
+  cpp: '#include <iostream>\n\nint main() {\n    std::cout << "Hello, World!" << std::endl;\n}\n',
+  java: 'public class Main {\n    public static void main(String[] args) {\n        System.out.println("Hello, World!");\n    }\n}\n',
+  ruby: 'puts "Hello, World!"\n',
+  php: '<?php\necho "Hello, World!\\n";\n',
+  bash: 'echo "Hello, World!"\n',
+};
+
+/** The runtimes of the registry, in the order users see them; the server's list wins where it answers. */
+export const RUNTIMES: readonly RuntimeEntry[] = REGISTRY.map((r) => ({ id: r.id, label: r.name, entrypoint: r.entrypoint, compiled: r.compiled, hello: HELLO[r.id] }));
 
 export function runtimeEntry(id: string): RuntimeEntry | undefined {
   return RUNTIMES.find((r) => r.id === id);
